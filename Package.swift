@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependency direction (arrows point at what is imported) is drawn in docs/ARCHITECTURE.md.
+let package = Package(
+    name: "customer-cache",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "customer-cache", targets: ["customer-cache"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C shims: each has exactly one Swift owner.
+        .target(name: "CLinux"),
+
+        // Sockets: descriptors, addresses, epoll. No HTTP.
+        .target(name: "Sockets", dependencies: ["CLinux"]),
+        // HTTP/1.1 server on Sockets. No customers.
+        .target(name: "HTTP1", dependencies: ["Sockets", .product(name: "Logging", package: "swift-log")]),
+
+        .target(name: "CustomerCacheApp", dependencies: [
+            "HTTP1", "Sockets",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "customer-cache", dependencies: [
+            "CustomerCacheApp",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // A bare HTTP server with fixed routes, used only by bench/run to compare the server against nginx.
+        .executableTarget(name: "http-bench-server", dependencies: [
+            "HTTP1", "Sockets", .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Sockets", .product(name: "Logging", package: "swift-log")]),
+    ]
+)
+
+// One strictness list for every Swift target (Swift 6 language mode is implied by tools-version 6).
+for target in package.targets where target.name != "CLinux" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("ExistentialAny")]
+}

@@ -1,0 +1,523 @@
+import Foundation
+import Logging
+import Sockets
+import Synchronization
+
+/// A response produced off the loop, handed back through the mailbox.
+struct Completion: Sendable {
+    let connectionID: UInt64
+    let response: HTTPResponse
+    let isHead: Bool
+    let method: String
+    let path: String
+    let startedAt: Int
+}
+
+/// One thread, one epoll set, one listener. All connection state is touched only by this loop's thread, which
+/// is why the class is `@unchecked Sendable`: only `requestShutdown` and `post` cross threads, and both go
+/// through the mutex-protected mailbox plus the eventfd.
+final class EventLoop: @unchecked Sendable {
+    let index: Int
+    private let listener: TCPSocket
+    private var listenerOpen = true
+    private unowned let server: HTTPServer
+    private let epoll: Epoll
+    private let wakeup: EventFD
+    private let mailbox = Mutex<(completions: [Completion], shutdown: Bool)>(([], false))
+    private var connections: [UInt64: Connection] = [:]
+    private var nextConnectionID: UInt64 = 2
+    private var readBuffer: UnsafeMutableRawBufferPointer
+    private var dateCache = HTTPDateCache()
+    private var shuttingDown = false
+    private var shutdownDeadline = Int.max
+    private var lastSweep = 0
+    private let configuration: HTTPServerConfiguration
+    private let logger: Logger
+
+    private static let listenerToken: UInt64 = 0
+    private static let wakeupToken: UInt64 = 1
+    private static let sweepIntervalMilliseconds: Int32 = 200
+
+    init(index: Int, listener: TCPSocket, server: HTTPServer) throws {
+        self.index = index
+        self.listener = listener
+        self.server = server
+        self.configuration = server.configuration
+        self.logger = server.logger
+        epoll = try Epoll()
+        wakeup = try EventFD()
+        readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        try epoll.add(listener.descriptor, events: .readable, token: Self.listenerToken)
+        try epoll.add(wakeup.descriptor, events: .readable, token: Self.wakeupToken)
+    }
+
+    deinit {
+        readBuffer.deallocate()
+    }
+
+    func closeListener() {
+        guard listenerOpen else { return }
+        listenerOpen = false
+        epoll.remove(listener.descriptor)
+        listener.close()
+    }
+
+    func requestShutdown() {
+        mailbox.withLock { $0.shutdown = true }
+        wakeup.signal()
+    }
+
+    func post(_ completion: Completion) {
+        mailbox.withLock { $0.completions.append(completion) }
+        wakeup.signal()
+    }
+
+    // MARK: loop
+
+    func run() {
+        while true {
+            do {
+                try epoll.wait(timeoutMilliseconds: Self.sweepIntervalMilliseconds) { token, events in
+                    switch token {
+                    case Self.listenerToken: acceptAll()
+                    case Self.wakeupToken: drainMailbox()
+                    default: handle(token, events)
+                    }
+                }
+            } catch {
+                logger.error("epoll_wait failed; stopping loop", metadata: ["listener": "\(configuration.name)", "error": "\(error)"])
+                break
+            }
+            let now = monotonicMilliseconds()
+            if now - lastSweep >= Int(Self.sweepIntervalMilliseconds) {
+                lastSweep = now
+                sweepTimeouts(now: now)
+            }
+            if shuttingDown, connections.isEmpty || now >= shutdownDeadline { break }
+        }
+        for connection in Array(connections.values) { close(connection) }
+        closeListener()
+    }
+
+    private func acceptAll() {
+        while listenerOpen {
+            let accepted: IOResult<(TCPSocket, SocketAddress?)>
+            do {
+                accepted = try listener.accept()
+            } catch {
+                // EMFILE and friends: log and let the next readiness event retry rather than spin here.
+                logger.error("accept failed", metadata: ["listener": "\(configuration.name)", "error": "\(error)"])
+                return
+            }
+            guard case .processed(let (socket, peer)) = accepted else { return }
+            let open = server.shared.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+            if open > configuration.maxConnections || shuttingDown {
+                refuse(socket)
+                continue
+            }
+            let id = nextConnectionID
+            nextConnectionID += 1
+            let connection = Connection(id: id, socket: socket, peer: peer, limits: configuration.limits, now: monotonicMilliseconds())
+            do {
+                try epoll.add(socket.descriptor, events: [.readable, .peerHangUp], token: id)
+            } catch {
+                socket.close()
+                server.shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
+                continue
+            }
+            connections[id] = connection
+        }
+    }
+
+    /// Over the connection limit: a short 503 on a fresh socket always fits the send buffer, so the peer learns why.
+    private func refuse(_ socket: TCPSocket) {
+        let body = #"{"error":"too_many_connections","message":"connection limit reached"}"#
+        let text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\nRetry-After: 1\r\n\r\n\(body)"
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { try? socket.write(UnsafeRawBufferPointer($0)) }
+        socket.shutdownWrite()
+        socket.close()
+        server.shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    private func drainMailbox() {
+        wakeup.drain()
+        let (completions, shutdown) = mailbox.withLock { state -> ([Completion], Bool) in
+            let taken = state.completions
+            state.completions.removeAll(keepingCapacity: true)
+            return (taken, state.shutdown)
+        }
+        for completion in completions {
+            server.shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)
+            guard let connection = connections[completion.connectionID] else { continue }
+            connection.state = .reading
+            enqueue(completion.response, on: connection, isHead: completion.isHead, method: completion.method,
+                    path: completion.path, startedAt: completion.startedAt)
+            if connection.state == .reading {
+                updateInterest(connection)
+                processInput(connection)
+            }
+            flush(connection)
+        }
+        if shutdown, !shuttingDown { beginShutdown() }
+    }
+
+    private func beginShutdown() {
+        shuttingDown = true
+        shutdownDeadline = monotonicMilliseconds() + configuration.timeouts.shutdownGraceMilliseconds
+        // Take what is already queued so those clients get an answer rather than a reset.
+        acceptAll()
+        closeListener()
+        for connection in Array(connections.values) {
+            connection.closeAfterCurrent = true
+            if connection.state == .reading, connection.outbound.count == connection.outboundOffset,
+               !connection.parser.isMidRequest(bufferedBytes: connection.inbound.count - connection.inboundOffset) {
+                close(connection)
+            }
+        }
+        logger.info("shutting down listener", metadata: ["listener": "\(configuration.name)", "loop": "\(index)",
+                                                         "in_flight_connections": "\(connections.count)"])
+    }
+
+    // MARK: connection events
+
+    private func handle(_ token: UInt64, _ events: EpollEvents) {
+        guard let connection = connections[token] else { return }
+        if events.contains(.error) {
+            close(connection)
+            return
+        }
+        if events.contains(.writable) {
+            flush(connection)
+            guard connections[token] != nil else { return }
+        }
+        if events.contains(.readable) || events.contains(.peerHangUp) || events.contains(.hangUp) {
+            readAvailable(connection)
+        }
+    }
+
+    private func readAvailable(_ connection: Connection) {
+        let result: IOResult<Int>
+        do {
+            result = try connection.socket.read(into: readBuffer)
+        } catch {
+            close(connection)
+            return
+        }
+        guard case .processed(let count) = result else { return }
+        if count == 0 {
+            // Peer closed. A request still being handled gets no answer anyway, so close now.
+            close(connection)
+            return
+        }
+        let now = monotonicMilliseconds()
+        if connection.state == .lingering { return }
+        if connection.inbound.count == connection.inboundOffset {
+            connection.inbound.removeAll(keepingCapacity: true)
+            connection.inboundOffset = 0
+            if !connection.parser.isMidRequest(bufferedBytes: 0) { connection.requestStartedAt = now }
+        }
+        connection.inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
+        connection.lastActivity = now
+        if connection.state == .reading {
+            processInput(connection)
+            flush(connection)
+        }
+    }
+
+    /// Parses and answers as many complete requests as are buffered, stopping at one dispatched off the loop so
+    /// pipelined responses keep their order.
+    private func processInput(_ connection: Connection) {
+        while connection.state == .reading {
+            let available = connection.inbound.count - connection.inboundOffset
+            let wasReadingBody = connection.parser.isReadingBody
+            let (event, consumed) = connection.inbound.withUnsafeBytes { buffer in
+                connection.parser.parse(UnsafeRawBufferPointer(rebasing: buffer[connection.inboundOffset...]),
+                                        remoteAddress: connection.peer)
+            }
+            connection.inboundOffset += consumed
+            if !wasReadingBody, connection.parser.isReadingBody { connection.bodyStartedAt = monotonicMilliseconds() }
+            switch event {
+            case .needMore:
+                compactInbound(connection)
+                return
+            case .expectsContinue:
+                connection.outbound.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
+                compactInbound(connection)
+                return
+            case .failure(let error):
+                logger.debug("rejected request", metadata: ["listener": "\(configuration.name)", "status": "\(error.status.code)",
+                                                             "reason": "\(error.code)", "peer": "\(connection.peer.map { "\($0)" } ?? "-")"])
+                connection.closeAfterCurrent = true
+                enqueue(HTTPResponse.error(error.status, code: error.code, message: error.message), on: connection,
+                        isHead: false, method: "-", path: "-", startedAt: monotonicMilliseconds())
+                return
+            case .request(let request):
+                if available == consumed { compactInbound(connection) }
+                dispatch(request, on: connection)
+            }
+        }
+    }
+
+    private func compactInbound(_ connection: Connection) {
+        if connection.inboundOffset == connection.inbound.count {
+            connection.inbound.removeAll(keepingCapacity: connection.inbound.capacity <= 64 * 1024)
+            connection.inboundOffset = 0
+        } else if connection.inboundOffset > 32 * 1024 {
+            connection.inbound.removeFirst(connection.inboundOffset)
+            connection.inboundOffset = 0
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequest, on connection: Connection) {
+        let startedAt = monotonicMilliseconds()
+        if !request.keepAlive { connection.closeAfterCurrent = true }
+        connection.currentVersion = request.version
+        connection.currentWantsKeepAliveHeader = request.version == .http1_0 && request.keepAlive
+        let isHead = request.method == "HEAD"
+        switch server.router.resolve(method: request.method, path: request.path) {
+        case .notFound:
+            enqueue(.error(.notFound, code: "not_found", message: "no route for this path"), on: connection,
+                    isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
+        case .methodNotAllowed(let allow):
+            enqueue(.error(.methodNotAllowed, code: "method_not_allowed", message: "allowed: \(allow)",
+                           headers: HTTPHeaders([("Allow", allow)])),
+                    on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
+        case .handler(.inline(let handler)):
+            enqueue(handler(request), on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
+        case .handler(.async(let handler)):
+            let inFlight = server.shared.asyncHandlersInFlight.wrappingAdd(1, ordering: .relaxed).newValue
+            if inFlight > configuration.maxConcurrentAsyncHandlers {
+                server.shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)
+                enqueue(.error(.serviceUnavailable, code: "overloaded", message: "too many requests in progress",
+                               headers: HTTPHeaders([("Retry-After", "1")])),
+                        on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
+                return
+            }
+            connection.state = .awaitingHandler
+            updateInterest(connection)
+            let id = connection.id
+            let method = request.method
+            let path = request.path
+            Task(executorPreference: server.handlerExecutor) { [self] in
+                let response = await handler(request)
+                post(Completion(connectionID: id, response: response, isHead: isHead, method: method, path: path, startedAt: startedAt))
+            }
+        }
+    }
+
+    // MARK: writing
+
+    private func enqueue(_ response: HTTPResponse, on connection: Connection, isHead: Bool, method: String, path: String, startedAt: Int) {
+        if shuttingDown { connection.closeAfterCurrent = true }
+        let closing = connection.closeAfterCurrent
+        let date = dateCache.current()
+        var out = connection.outbound
+        connection.outbound = []
+        if out.isEmpty { out.reserveCapacity(256 + response.body.count) }
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendDecimal(response.status.code, to: &out)
+        out.append(0x20)
+        out.append(contentsOf: response.status.reason.utf8)
+        out.append(contentsOf: "\r\nDate: ".utf8)
+        out.append(contentsOf: date)
+        let bodyAllowed = response.status.code >= 200 && response.status.code != 204 && response.status.code != 304
+        if bodyAllowed {
+            out.append(contentsOf: "\r\nContent-Length: ".utf8)
+            appendDecimal(response.body.count, to: &out)
+        }
+        if closing {
+            out.append(contentsOf: "\r\nConnection: close".utf8)
+        } else if connection.currentWantsKeepAliveHeader {
+            out.append(contentsOf: "\r\nConnection: keep-alive".utf8)
+        }
+        for field in response.headers {
+            out.append(contentsOf: "\r\n".utf8)
+            out.append(contentsOf: field.name.utf8)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: field.value.utf8)
+        }
+        out.append(contentsOf: "\r\n\r\n".utf8)
+        if bodyAllowed, !isHead { out.append(contentsOf: response.body) }
+        connection.outbound = out
+        if closing { connection.state = .closing }
+        logger.debug("request", metadata: ["listener": "\(configuration.name)", "method": "\(method)", "path": "\(path)",
+                                           "status": "\(response.status.code)", "ms": "\(monotonicMilliseconds() - startedAt)"])
+    }
+
+    private func flush(_ connection: Connection) {
+        guard connections[connection.id] != nil else { return }
+        while connection.outboundOffset < connection.outbound.count {
+            let result: IOResult<Int>
+            do {
+                result = try connection.outbound.withUnsafeBytes { buffer in
+                    try connection.socket.write(UnsafeRawBufferPointer(rebasing: buffer[connection.outboundOffset...]))
+                }
+            } catch {
+                close(connection)
+                return
+            }
+            switch result {
+            case .processed(let written):
+                connection.outboundOffset += written
+                connection.lastWriteProgress = monotonicMilliseconds()
+            case .wouldBlock:
+                if !connection.watchingWritable {
+                    connection.watchingWritable = true
+                    connection.lastWriteProgress = monotonicMilliseconds()
+                    updateInterest(connection)
+                }
+                return
+            }
+        }
+        connection.outbound.removeAll(keepingCapacity: connection.outbound.capacity <= 64 * 1024)
+        connection.outboundOffset = 0
+        if connection.watchingWritable {
+            connection.watchingWritable = false
+            updateInterest(connection)
+        }
+        if connection.state == .closing {
+            // Half-close, then read and discard until the peer closes: closing with unread input would send a
+            // RST that can destroy the response we just wrote before the client reads it.
+            connection.socket.shutdownWrite()
+            connection.state = .lingering
+            connection.lingerDeadline = monotonicMilliseconds() + 2_000
+            updateInterest(connection)
+        } else if shuttingDown, connection.state == .reading,
+                  !connection.parser.isMidRequest(bufferedBytes: connection.inbound.count - connection.inboundOffset) {
+            close(connection)
+        }
+    }
+
+    private func updateInterest(_ connection: Connection) {
+        var events: EpollEvents = [.peerHangUp]
+        if connection.state != .awaitingHandler { events.insert(.readable) }
+        if connection.watchingWritable { events.insert(.writable) }
+        try? epoll.modify(connection.socket.descriptor, events: events, token: connection.id)
+    }
+
+    private func close(_ connection: Connection) {
+        guard connections.removeValue(forKey: connection.id) != nil else { return }
+        epoll.remove(connection.socket.descriptor)
+        connection.socket.close()
+        server.shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    // MARK: timeouts
+
+    private func sweepTimeouts(now: Int) {
+        dateCache.refresh()
+        let timeouts = configuration.timeouts
+        for connection in Array(connections.values) {
+            if connection.outboundOffset < connection.outbound.count {
+                if now - connection.lastWriteProgress > timeouts.writeMilliseconds { close(connection) }
+                continue
+            }
+            switch connection.state {
+            case .lingering:
+                if now >= connection.lingerDeadline { close(connection) }
+            case .awaitingHandler, .closing:
+                continue
+            case .reading:
+                let buffered = connection.inbound.count - connection.inboundOffset
+                if connection.parser.isReadingBody {
+                    if now - connection.bodyStartedAt > timeouts.bodyReadMilliseconds {
+                        timeOut(connection, code: "body_timeout", message: "request body not received in time")
+                    }
+                } else if connection.parser.isMidRequest(bufferedBytes: buffered) {
+                    if now - connection.requestStartedAt > timeouts.headerReadMilliseconds {
+                        timeOut(connection, code: "header_timeout", message: "request head not received in time")
+                    }
+                } else if now - connection.lastActivity > timeouts.idleMilliseconds {
+                    close(connection)
+                }
+            }
+        }
+    }
+
+    private func timeOut(_ connection: Connection, code: String, message: String) {
+        logger.debug("request timed out", metadata: ["listener": "\(configuration.name)", "reason": "\(code)"])
+        connection.closeAfterCurrent = true
+        enqueue(.error(.requestTimeout, code: code, message: message), on: connection, isHead: false, method: "-", path: "-",
+                startedAt: monotonicMilliseconds())
+        flush(connection)
+    }
+}
+
+/// Per-connection state, confined to its loop.
+final class Connection {
+    enum State { case reading, awaitingHandler, closing, lingering }
+
+    let id: UInt64
+    let socket: TCPSocket
+    let peer: SocketAddress?
+    var parser: HTTPRequestParser
+    var state = State.reading
+    var inbound: [UInt8] = []
+    var inboundOffset = 0
+    var outbound: [UInt8] = []
+    var outboundOffset = 0
+    var watchingWritable = false
+    var closeAfterCurrent = false
+    var currentVersion = HTTPVersion.http1_1
+    var currentWantsKeepAliveHeader = false
+    var requestStartedAt: Int
+    var bodyStartedAt: Int
+    var lastActivity: Int
+    var lastWriteProgress: Int
+    var lingerDeadline = 0
+
+    init(id: UInt64, socket: TCPSocket, peer: SocketAddress?, limits: HTTPLimits, now: Int) {
+        self.id = id
+        self.socket = socket
+        self.peer = peer
+        self.parser = HTTPRequestParser(limits: limits)
+        requestStartedAt = now
+        bodyStartedAt = now
+        lastActivity = now
+        lastWriteProgress = now
+    }
+}
+
+@inline(__always) func appendDecimal(_ value: Int, to buffer: inout [UInt8]) {
+    if value < 10 {
+        buffer.append(UInt8(truncatingIfNeeded: value) + 0x30)
+        return
+    }
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var count = 0
+    var remaining = value
+    withUnsafeMutableBytes(of: &digits) { raw in
+        while remaining > 0 {
+            raw[19 - count] = UInt8(truncatingIfNeeded: remaining % 10) + 0x30
+            remaining /= 10
+            count += 1
+        }
+        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[(20 - count)...]))
+    }
+}
+
+/// The IMF-fixdate for the Date header, recomputed at most once a second per loop.
+struct HTTPDateCache {
+    private var second = 0
+    private var bytes: [UInt8] = []
+
+    mutating func current() -> [UInt8] {
+        if bytes.isEmpty { refresh() }
+        return bytes
+    }
+
+    mutating func refresh() {
+        var now = time(nil)
+        guard now != second || bytes.isEmpty else { return }
+        second = now
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let text = "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+        bytes = Array(text.utf8)
+    }
+}

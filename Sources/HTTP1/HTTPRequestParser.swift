@@ -1,0 +1,513 @@
+import Sockets
+
+/// Incremental, strict HTTP/1.1 request parser (RFC 9112). It is fed the connection's unconsumed bytes and says
+/// how many it used, so a request may arrive split at any byte. It never looks past the end of one request, which
+/// keeps pipelined requests in order. Smuggling defences live here: every ambiguity is an error, never a guess.
+public struct HTTPRequestParser: Sendable {
+    /// What the parser produced from the bytes it was given.
+    public enum Event: Sendable {
+        /// Nothing complete yet; feed more bytes.
+        case needMore
+        /// The head is complete and the client waits for "100 Continue" before sending the body.
+        case expectsContinue
+        /// A whole request.
+        case request(HTTPRequest)
+        /// The request is invalid; answer with the error and close the connection.
+        case failure(HTTPParseError)
+    }
+
+    private enum State: Sendable {
+        case head(scannedUpTo: Int)
+        case fixedBody(remaining: Int)
+        case chunked(ChunkState)
+        case failed
+    }
+
+    private enum ChunkState: Sendable {
+        case size(value: Int, digits: Int)
+        case sizeExtension(length: Int)
+        case sizeLF
+        case data(remaining: Int)
+        case dataCR
+        case dataLF
+        case trailerLine
+    }
+
+    public let limits: HTTPLimits
+    private var state: State = .head(scannedUpTo: 0)
+    private var pending: HTTPRequest?
+    private var body: [UInt8] = []
+    private var trailerLine: [UInt8] = []
+    private var trailerBytes = 0
+    private var continueAnnounced = false
+
+    public init(limits: HTTPLimits = HTTPLimits()) {
+        self.limits = limits
+    }
+
+    /// True while part of a request has been received, which shutdown and timeouts treat differently from idle.
+    public func isMidRequest(bufferedBytes: Int) -> Bool {
+        if case .head = state { return bufferedBytes > 0 }
+        return true
+    }
+
+    /// True once the head is parsed and the body is being read (the body-read timeout applies then).
+    public var isReadingBody: Bool {
+        switch state {
+        case .fixedBody, .chunked: return true
+        case .head, .failed: return false
+        }
+    }
+
+    /// Parses from `bytes` (the unconsumed input) and returns the event and how many bytes were consumed.
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer, remoteAddress: SocketAddress? = nil) -> (event: Event, consumed: Int) {
+        var consumed = 0
+        while true {
+            switch state {
+            case .failed:
+                return (.needMore, consumed)
+            case .head(let scannedUpTo):
+                let remaining = UnsafeRawBufferPointer(rebasing: bytes[consumed...])
+                // RFC 9112 §2.2: ignore empty lines before a request line.
+                var skip = 0
+                while skip + 1 < remaining.count, remaining[skip] == 0x0D, remaining[skip + 1] == 0x0A { skip += 2 }
+                if skip > 0 {
+                    consumed += skip
+                    state = .head(scannedUpTo: 0)
+                    continue
+                }
+                switch findHeadEnd(remaining, from: scannedUpTo) {
+                case .notYet(let scanned):
+                    if let error = checkIncompleteHeadLimits(remaining) { return fail(error, consumed) }
+                    state = .head(scannedUpTo: scanned)
+                    return (.needMore, consumed)
+                case .invalid(let error):
+                    return fail(error, consumed)
+                case .end(let length):
+                    let head = UnsafeRawBufferPointer(rebasing: remaining[0..<length])
+                    consumed += length
+                    switch parseHead(head, remoteAddress: remoteAddress) {
+                    case .failure(let error):
+                        return fail(error, consumed)
+                    case .success(let (request, framing, expectContinue)):
+                        body = []
+                        switch framing {
+                        case .none:
+                            state = .head(scannedUpTo: 0)
+                            return (.request(request), consumed)
+                        case .length(let length):
+                            pending = request
+                            body.reserveCapacity(length)
+                            state = .fixedBody(remaining: length)
+                        case .chunked:
+                            pending = request
+                            trailerBytes = 0
+                            state = .chunked(.size(value: 0, digits: 0))
+                        }
+                        continueAnnounced = false
+                        if expectContinue, consumed == bytes.count {
+                            continueAnnounced = true
+                            return (.expectsContinue, consumed)
+                        }
+                    }
+                }
+            case .fixedBody(let remainingBody):
+                let available = bytes.count - consumed
+                let take = min(available, remainingBody)
+                if take > 0 {
+                    body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[consumed..<(consumed + take)]))
+                    consumed += take
+                }
+                if take == remainingBody {
+                    return (.request(finishBody()), consumed)
+                }
+                state = .fixedBody(remaining: remainingBody - take)
+                return (.needMore, consumed)
+            case .chunked(let chunkState):
+                let (result, used) = parseChunked(UnsafeRawBufferPointer(rebasing: bytes[consumed...]), chunkState)
+                consumed += used
+                switch result {
+                case .needMore: return (.needMore, consumed)
+                case .failure(let error): return fail(error, consumed)
+                case .done: return (.request(finishBody()), consumed)
+                }
+            }
+        }
+    }
+
+    private mutating func finishBody() -> HTTPRequest {
+        var request = pending ?? HTTPRequest(method: "GET", target: "/")
+        request.body = body
+        body = []
+        pending = nil
+        state = .head(scannedUpTo: 0)
+        return request
+    }
+
+    private mutating func fail(_ error: HTTPParseError, _ consumed: Int) -> (event: Event, consumed: Int) {
+        state = .failed
+        pending = nil
+        body = []
+        return (.failure(error), consumed)
+    }
+
+    // MARK: head
+
+    private enum HeadEnd {
+        case notYet(scanned: Int)
+        case end(length: Int)
+        case invalid(HTTPParseError)
+    }
+
+    /// Finds CRLF CRLF, rejecting a bare LF as soon as it appears (a lenient LF-only parser in front of us could
+    /// split the stream differently, which is how smuggling starts).
+    private func findHeadEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> HeadEnd {
+        var index = start
+        let count = bytes.count
+        while index < count {
+            if bytes[index] == 0x0A {
+                if index == 0 || bytes[index - 1] != 0x0D {
+                    return .invalid(HTTPParseError(.badRequest, "bare_lf", "line ends must be CRLF"))
+                }
+                if index >= 3, bytes[index - 2] == 0x0A, bytes[index - 3] == 0x0D {
+                    return .end(length: index + 1)
+                }
+            }
+            index += 1
+        }
+        // Re-scan the last byte next time: it may be the CR of a CRLF.
+        return .notYet(scanned: max(0, count - 1))
+    }
+
+    private func checkIncompleteHeadLimits(_ bytes: UnsafeRawBufferPointer) -> HTTPParseError? {
+        let lineEnd = firstCRLF(bytes)
+        if lineEnd == nil, bytes.count > limits.maxRequestLineBytes + 1 {
+            return HTTPParseError(.uriTooLong, "request_line_too_long", "request line exceeds \(limits.maxRequestLineBytes) bytes")
+        }
+        if let lineEnd, lineEnd > limits.maxRequestLineBytes {
+            return HTTPParseError(.uriTooLong, "request_line_too_long", "request line exceeds \(limits.maxRequestLineBytes) bytes")
+        }
+        if let lineEnd, bytes.count - (lineEnd + 2) > limits.maxHeaderBytes + 2 {
+            return HTTPParseError(.requestHeaderFieldsTooLarge, "header_section_too_large", "header section exceeds \(limits.maxHeaderBytes) bytes")
+        }
+        return nil
+    }
+
+    private func firstCRLF(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        var index = 0
+        while index + 1 < bytes.count {
+            if bytes[index] == 0x0D, bytes[index + 1] == 0x0A { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    private enum Framing {
+        case none
+        case length(Int)
+        case chunked
+    }
+
+    private func parseHead(_ head: UnsafeRawBufferPointer, remoteAddress: SocketAddress?) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError> {
+        // Request line.
+        guard let lineEnd = firstCRLF(head) else {
+            return .failure(HTTPParseError(.badRequest, "malformed_request_line", "missing request line"))
+        }
+        if lineEnd > limits.maxRequestLineBytes {
+            return .failure(HTTPParseError(.uriTooLong, "request_line_too_long", "request line exceeds \(limits.maxRequestLineBytes) bytes"))
+        }
+        var index = 0
+        while index < lineEnd, isTokenByte(head[index]) { index += 1 }
+        guard index > 0, index < lineEnd, head[index] == 0x20 else {
+            return .failure(HTTPParseError(.badRequest, "malformed_request_line", "request line must be METHOD SP target SP version"))
+        }
+        let method = String(decoding: UnsafeRawBufferPointer(rebasing: head[0..<index]), as: UTF8.self)
+        let targetStart = index + 1
+        index = targetStart
+        while index < lineEnd, head[index] > 0x20, head[index] < 0x7F { index += 1 }
+        guard index > targetStart, index < lineEnd, head[index] == 0x20 else {
+            return .failure(HTTPParseError(.badRequest, "malformed_request_line", "request target is missing or holds invalid bytes"))
+        }
+        let target = String(decoding: UnsafeRawBufferPointer(rebasing: head[targetStart..<index]), as: UTF8.self)
+        let versionStart = index + 1
+        guard lineEnd - versionStart == 8,
+              head[versionStart] == UInt8(ascii: "H"), head[versionStart + 1] == UInt8(ascii: "T"),
+              head[versionStart + 2] == UInt8(ascii: "T"), head[versionStart + 3] == UInt8(ascii: "P"),
+              head[versionStart + 4] == UInt8(ascii: "/"), isDigit(head[versionStart + 5]),
+              head[versionStart + 6] == UInt8(ascii: "."), isDigit(head[versionStart + 7]) else {
+            return .failure(HTTPParseError(.badRequest, "malformed_request_line", "invalid HTTP version"))
+        }
+        let major = head[versionStart + 5] - UInt8(ascii: "0")
+        let minor = head[versionStart + 7] - UInt8(ascii: "0")
+        guard major == 1, minor <= 1 else {
+            return .failure(HTTPParseError(.httpVersionNotSupported, "version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported"))
+        }
+        let version = HTTPVersion(major: major, minor: minor)
+        guard target.hasPrefix("/") || target == "*" || target.hasPrefix("http://") || target.hasPrefix("https://") else {
+            return .failure(HTTPParseError(.badRequest, "malformed_request_line", "request target must be origin-form"))
+        }
+
+        // Header fields.
+        if head.count - (lineEnd + 2) > limits.maxHeaderBytes + 2 {
+            return .failure(HTTPParseError(.requestHeaderFieldsTooLarge, "header_section_too_large", "header section exceeds \(limits.maxHeaderBytes) bytes"))
+        }
+        var headers = HTTPHeaders()
+        var lineStart = lineEnd + 2
+        let headEnd = head.count - 2  // the final empty line
+        while lineStart < headEnd {
+            var end = lineStart
+            while !(head[end] == 0x0D && head[end + 1] == 0x0A) { end += 1 }
+            switch parseField(UnsafeRawBufferPointer(rebasing: head[lineStart..<end])) {
+            case .failure(let error): return .failure(error)
+            case .success(let field):
+                if headers.count >= limits.maxHeaderCount {
+                    return .failure(HTTPParseError(.requestHeaderFieldsTooLarge, "too_many_headers", "more than \(limits.maxHeaderCount) header fields"))
+                }
+                headers.fields.append(field)
+            }
+            lineStart = end + 2
+        }
+        return interpret(method: method, target: target, version: version, headers: headers, remoteAddress: remoteAddress)
+    }
+
+    private func parseField(_ line: UnsafeRawBufferPointer) -> Result<HTTPHeaders.Field, HTTPParseError> {
+        guard let first = line.first else {
+            return .failure(HTTPParseError(.badRequest, "malformed_header", "empty header line"))
+        }
+        if first == 0x20 || first == 0x09 {
+            return .failure(HTTPParseError(.badRequest, "obs_fold", "obsolete line folding is not accepted"))
+        }
+        var colon = 0
+        while colon < line.count, isTokenByte(line[colon]) { colon += 1 }
+        guard colon > 0, colon < line.count, line[colon] == UInt8(ascii: ":") else {
+            return .failure(HTTPParseError(.badRequest, "malformed_header", "invalid header field name"))
+        }
+        var valueStart = colon + 1
+        var valueEnd = line.count
+        while valueStart < valueEnd, line[valueStart] == 0x20 || line[valueStart] == 0x09 { valueStart += 1 }
+        while valueEnd > valueStart, line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+        for position in valueStart..<valueEnd {
+            let byte = line[position]
+            if byte < 0x20 && byte != 0x09 || byte == 0x7F {
+                return .failure(HTTPParseError(.badRequest, "invalid_header_value", "header value holds a control character"))
+            }
+        }
+        let name = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<colon]), as: UTF8.self)
+        let value = String(decoding: UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd]), as: UTF8.self)
+        return .success(HTTPHeaders.Field(name: name, value: value))
+    }
+
+    private func interpret(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders,
+                           remoteAddress: SocketAddress?) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError> {
+        let hosts = headers.values("Host")
+        if version == .http1_1, hosts.count != 1 {
+            return .failure(HTTPParseError(.badRequest, hosts.isEmpty ? "missing_host" : "duplicate_host",
+                                           "HTTP/1.1 requests need exactly one Host header"))
+        }
+        if version == .http1_0, hosts.count > 1 {
+            return .failure(HTTPParseError(.badRequest, "duplicate_host", "more than one Host header"))
+        }
+
+        let transferEncodings = headers.values("Transfer-Encoding")
+        let contentLengths = headers.values("Content-Length")
+        var framing = Framing.none
+        if !transferEncodings.isEmpty {
+            if !contentLengths.isEmpty {
+                return .failure(HTTPParseError(.badRequest, "length_and_chunked", "Content-Length and Transfer-Encoding together"))
+            }
+            if version == .http1_0 {
+                return .failure(HTTPParseError(.badRequest, "transfer_encoding_in_http10", "Transfer-Encoding is not defined for HTTP/1.0"))
+            }
+            let codings = transferEncodings.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }.map { $0.trimmingOWS() }
+            // RFC 9112 §6.3: chunked must be last, exactly once, or the length cannot be known: 400.
+            guard let last = codings.last, asciiCaseInsensitiveEquals(last, "chunked"),
+                  codings.filter({ asciiCaseInsensitiveEquals($0, "chunked") }).count == 1 else {
+                return .failure(HTTPParseError(.badRequest, "unknown_transfer_coding", "Transfer-Encoding must end in a single chunked"))
+            }
+            if codings.count > 1 {
+                // RFC 9112 §6.1: a coding we do not implement (gzip, …) before chunked gets 501.
+                return .failure(HTTPParseError(.notImplemented, "unsupported_transfer_coding", "only the chunked transfer coding is supported"))
+            }
+            framing = .chunked
+        } else if !contentLengths.isEmpty {
+            var length: Int?
+            for value in contentLengths {
+                for part in value.split(separator: ",", omittingEmptySubsequences: false) {
+                    let digits = part.trimmingOWS()
+                    guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy(isDigit), let parsed = Int(digits) else {
+                        return .failure(HTTPParseError(.badRequest, "invalid_content_length", "Content-Length must be digits"))
+                    }
+                    if let length, length != parsed {
+                        return .failure(HTTPParseError(.badRequest, "conflicting_content_length", "differing Content-Length values"))
+                    }
+                    length = parsed
+                }
+            }
+            if let length, length > 0 { framing = .length(length) }
+        }
+
+        switch framing {
+        case .length(let length) where length > limits.maxBodyBytes:
+            return .failure(HTTPParseError(.contentTooLarge, "body_too_large", "body exceeds \(limits.maxBodyBytes) bytes"))
+        default: break
+        }
+
+        var expectContinue = false
+        if let expect = headers["Expect"] {
+            guard asciiCaseInsensitiveEquals(expect, "100-continue") else {
+                return .failure(HTTPParseError(.expectationFailed, "unsupported_expectation", "only Expect: 100-continue is supported"))
+            }
+            if case .none = framing {} else { expectContinue = version == .http1_1 }
+        }
+
+        let keepAlive: Bool
+        if headers.containsToken("close", in: "Connection") {
+            keepAlive = false
+        } else if version == .http1_0 {
+            keepAlive = headers.containsToken("keep-alive", in: "Connection")
+        } else {
+            keepAlive = true
+        }
+        var request = HTTPRequest(method: method, target: target, version: version, headers: headers,
+                                  remoteAddress: remoteAddress, keepAlive: keepAlive)
+        if target.hasPrefix("http://") || target.hasPrefix("https://") {
+            // absolute-form: route on its path.
+            let afterScheme = target.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+            let rest = afterScheme.count > 3 ? "/" + afterScheme[3] : "/"
+            let normalized = HTTPRequest(method: method, target: String(rest))
+            request.path = normalized.path
+            request.query = normalized.query
+        }
+        return .success((request, framing, expectContinue))
+    }
+
+    // MARK: chunked body
+
+    private enum ChunkResult {
+        case needMore
+        case done
+        case failure(HTTPParseError)
+    }
+
+    private mutating func parseChunked(_ bytes: UnsafeRawBufferPointer, _ start: ChunkState) -> (ChunkResult, Int) {
+        var chunk = start
+        var index = 0
+        defer { if case .chunked = state { state = .chunked(chunk) } }
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch chunk {
+            case .size(let value, let digits):
+                if let digit = hexValue(byte) {
+                    guard digits < 15 else {
+                        return (.failure(HTTPParseError(.contentTooLarge, "body_too_large", "chunk size too large")), index)
+                    }
+                    chunk = .size(value: value * 16 + Int(digit), digits: digits + 1)
+                } else if digits == 0 {
+                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "chunk size must be hexadecimal")), index)
+                } else if byte == 0x0D {
+                    guard body.count + value <= limits.maxBodyBytes else {
+                        return (.failure(HTTPParseError(.contentTooLarge, "body_too_large", "body exceeds \(limits.maxBodyBytes) bytes")), index)
+                    }
+                    pendingChunkSize = value
+                    chunk = .sizeLF
+                } else if byte == UInt8(ascii: ";") || byte == 0x20 || byte == 0x09 {
+                    guard body.count + value <= limits.maxBodyBytes else {
+                        return (.failure(HTTPParseError(.contentTooLarge, "body_too_large", "body exceeds \(limits.maxBodyBytes) bytes")), index)
+                    }
+                    pendingChunkSize = value
+                    chunk = .sizeExtension(length: 1)
+                } else {
+                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "invalid byte in chunk size")), index)
+                }
+                index += 1
+            case .sizeExtension(let length):
+                // Extensions are allowed and ignored, but bounded and free of control bytes.
+                if byte == 0x0D {
+                    chunk = .sizeLF
+                } else if byte < 0x20 && byte != 0x09 || byte == 0x7F {
+                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "invalid byte in chunk extension")), index)
+                } else if length >= 1024 {
+                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "chunk extension too long")), index)
+                } else {
+                    chunk = .sizeExtension(length: length + 1)
+                }
+                index += 1
+            case .sizeLF:
+                guard byte == 0x0A else {
+                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "chunk size line must end in CRLF")), index)
+                }
+                index += 1
+                if pendingChunkSize == 0 {
+                    trailerLine.removeAll(keepingCapacity: true)
+                    chunk = .trailerLine
+                } else {
+                    chunk = .data(remaining: pendingChunkSize)
+                }
+            case .data(let remaining):
+                let take = min(remaining, bytes.count - index)
+                body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]))
+                index += take
+                chunk = take == remaining ? .dataCR : .data(remaining: remaining - take)
+            case .dataCR:
+                guard byte == 0x0D else {
+                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "chunk data must be followed by CRLF")), index)
+                }
+                chunk = .dataLF
+                index += 1
+            case .dataLF:
+                guard byte == 0x0A else {
+                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "chunk data must be followed by CRLF")), index)
+                }
+                chunk = .size(value: 0, digits: 0)
+                index += 1
+            case .trailerLine:
+                index += 1
+                trailerBytes += 1
+                if trailerBytes > limits.maxHeaderBytes {
+                    return (.failure(HTTPParseError(.requestHeaderFieldsTooLarge, "trailers_too_large", "trailer section exceeds \(limits.maxHeaderBytes) bytes")), index)
+                }
+                if byte == 0x0A {
+                    guard trailerLine.last == 0x0D else {
+                        return (.failure(HTTPParseError(.badRequest, "bare_lf", "line ends must be CRLF")), index)
+                    }
+                    trailerLine.removeLast()
+                    if trailerLine.isEmpty {
+                        return (.done, index)
+                    }
+                    // Trailers are validated like headers, then dropped: no handler here needs them.
+                    let result = trailerLine.withUnsafeBytes { parseField($0) }
+                    if case .failure(let error) = result { return (.failure(error), index) }
+                    trailerLine.removeAll(keepingCapacity: true)
+                } else {
+                    trailerLine.append(byte)
+                }
+            }
+        }
+        return (.needMore, index)
+    }
+
+    private var pendingChunkSize = 0
+}
+
+
+@inline(__always) func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+@inline(__always) func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case 0x30...0x39: return byte - 0x30
+    case 0x41...0x46: return byte - 0x41 + 10
+    case 0x61...0x66: return byte - 0x61 + 10
+    default: return nil
+    }
+}
+
+/// RFC 9110 tchar: the bytes allowed in methods and header names.
+@inline(__always) func isTokenByte(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+         UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+         UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): return true
+    default: return false
+    }
+}

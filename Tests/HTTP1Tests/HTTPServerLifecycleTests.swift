@@ -1,0 +1,146 @@
+import Foundation
+import HTTP1
+import Sockets
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("HTTP server timeouts, limits and shutdown")
+struct HTTPServerLifecycleTests {
+    static func shortTimeouts() -> HTTPTimeouts {
+        var timeouts = HTTPTimeouts()
+        timeouts.headerReadMilliseconds = 400
+        timeouts.bodyReadMilliseconds = 400
+        timeouts.idleMilliseconds = 600
+        timeouts.shutdownGraceMilliseconds = 3_000
+        return timeouts
+    }
+
+    @Test("slowloris: a head trickled past the header timeout gets 408 and is closed")
+    func slowloris() throws {
+        let server = try TestServer(timeouts: Self.shortTimeouts())
+        let client = try RawClient(server.address)
+        let started = Date()
+        client.send("GET /hello HTTP/1.1\r\n")
+        for _ in 0..<8 {
+            client.send("X-Slow: 1\r\n")
+            usleep(100_000)
+        }
+        let response = try #require(client.readResponse())
+        #expect(response.status == 408)
+        #expect(Date().timeIntervalSince(started) < 2.0)
+        #expect(client.isClosedByPeer())
+    }
+
+    @Test("a body that stops arriving gets 408 after the body timeout")
+    func bodyTimeout() throws {
+        let server = try TestServer(timeouts: Self.shortTimeouts())
+        let client = try RawClient(server.address)
+        client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        let response = try #require(client.readResponse())
+        #expect(response.status == 408)
+    }
+
+    @Test("an idle keep-alive connection is closed after the idle timeout")
+    func idleTimeout() throws {
+        let server = try TestServer(timeouts: Self.shortTimeouts())
+        let client = try RawClient(server.address)
+        client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(client.readResponse()?.status == 200)
+        let started = Date()
+        #expect(client.isClosedByPeer())
+        let waited = Date().timeIntervalSince(started)
+        #expect(waited > 0.3 && waited < 2.0)
+    }
+
+    @Test("connections over the limit are answered 503 and closed, and the limit frees up on close")
+    func connectionLimit() throws {
+        let server = try TestServer(maxConnections: 2, eventLoops: 1)
+        var first: RawClient? = try RawClient(server.address)
+        let second = try RawClient(server.address)
+        first?.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        second.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(first?.readResponse()?.status == 200)
+        #expect(second.readResponse()?.status == 200)
+        let third = try RawClient(server.address)
+        let refused = try #require(third.readResponse())
+        #expect(refused.status == 503)
+        #expect(third.isClosedByPeer())
+        first?.send("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        _ = first?.readResponse()
+        #expect(first?.isClosedByPeer() == true)
+        first = nil  // our close ends the server's lingering half-close, freeing the slot
+        usleep(100_000)
+        let fourth = try RawClient(server.address)
+        fourth.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(fourth.readResponse()?.status == 200)
+    }
+
+    @Test("shutdown lets an in-flight request finish, closes idle connections and stops accepting")
+    func gracefulShutdown() throws {
+        let server = try TestServer(timeouts: Self.shortTimeouts())
+        let busy = try RawClient(server.address)
+        let idle = try RawClient(server.address)
+        idle.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(idle.readResponse()?.status == 200)
+        busy.send("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n500")
+        usleep(100_000)
+        server.server.shutdown()
+        #expect(idle.isClosedByPeer())
+        let response = try #require(busy.readResponse())
+        #expect(response.status == 200)
+        #expect(response.header("Connection") == "close")
+        server.server.waitUntilStopped()
+        #expect(throws: SocketError.self) { _ = try RawClient(server.address) }
+        #expect(server.server.openConnections == 0)
+    }
+
+    @Test("shutdown closes connections still busy when the grace period ends")
+    func shutdownDeadline() throws {
+        var timeouts = Self.shortTimeouts()
+        timeouts.shutdownGraceMilliseconds = 200
+        let server = try TestServer(timeouts: timeouts)
+        let busy = try RawClient(server.address)
+        busy.send("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n5000")
+        usleep(50_000)
+        let started = Date()
+        server.server.shutdown()
+        server.server.waitUntilStopped()
+        #expect(Date().timeIntervalSince(started) < 2.0)
+        #expect(busy.readResponse() == nil)
+    }
+
+    @Test("1,000 connections opened at once are all served")
+    func thousandConnections() throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < 4096 {
+            limit.rlim_cur = min(4096, limit.rlim_max)
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let server = try TestServer()
+        var clients: [RawClient] = []
+        for _ in 0..<1_000 { clients.append(try RawClient(server.address)) }
+        for client in clients { client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n") }
+        var ok = 0
+        for client in clients where client.readResponse()?.status == 200 { ok += 1 }
+        #expect(ok == 1_000)
+        #expect(server.server.openConnections == 1_000)
+    }
+
+    @Test("an IPv6 loopback listener serves requests")
+    func ipv6() throws {
+        var router = HTTPRouter()
+        router.add("GET", "/v6", .inline { _ in .json(.ok, Array("{}".utf8)) })
+        let server = HTTPServer(configuration: HTTPServerConfiguration(address: try SocketAddress(parsing: "[::1]:0"), name: "v6", eventLoopCount: 1),
+                                router: router, logger: .init(label: "test"))
+        let address = try server.start()
+        defer { server.shutdown(); server.waitUntilStopped() }
+        #expect(address.isIPv6)
+        #expect(address.port != 0)
+        let client = try RawClient(address)
+        client.send("GET /v6 HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(client.readResponse()?.status == 200)
+    }
+}
