@@ -15,14 +15,21 @@ let package = Package(
     targets: [
         // C shims: each has exactly one Swift owner.
         .target(name: "CLinux"),
+        // SQLite from the system (libsqlite3-dev); its only Swift owner is the SQLite module.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // Sockets: descriptors, addresses, epoll. No HTTP.
         .target(name: "Sockets", dependencies: ["CLinux"]),
         // HTTP/1.1 server on Sockets. No customers.
         .target(name: "HTTP1", dependencies: ["Sockets", .product(name: "Logging", package: "swift-log")]),
 
+        // Thin, generic SQLite wrapper: connection, statements, typed errors, migrations. No customers.
+        .target(name: "SQLite", dependencies: ["CSQLite"]),
+        // Counters, gauges and histograms rendered as Prometheus text; no dependencies.
+        .target(name: "ServiceMetrics"),
+
         .target(name: "CustomerCacheApp", dependencies: [
-            "HTTP1", "Sockets",
+            "HTTP1", "Sockets", "ServiceMetrics",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "customer-cache", dependencies: [
@@ -35,11 +42,13 @@ let package = Package(
             "HTTP1", "Sockets", .product(name: "Logging", package: "swift-log"),
         ]),
 
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
+        .testTarget(name: "ServiceMetricsTests", dependencies: ["ServiceMetrics"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Sockets", .product(name: "Logging", package: "swift-log")]),
     ]
 )
 
 // One strictness list for every Swift target (Swift 6 language mode is implied by tools-version 6).
-for target in package.targets where target.name != "CLinux" {
+for target in package.targets where target.type != .system && target.name != "CLinux" {
     target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("ExistentialAny")]
 }

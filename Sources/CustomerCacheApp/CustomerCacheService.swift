@@ -1,11 +1,13 @@
 import HTTP1
 import Logging
+import ServiceMetrics
 import Sockets
 
 /// The running service: the public webhook listener and the internal RPC listener, wired to shared state.
 public final class CustomerCacheService: Sendable {
     public let configuration: AppConfiguration
     public let readiness: Readiness
+    public let metrics: MetricsRegistry
     private let logger: Logger
     private let webhookServer: HTTPServer
     private let rpcServer: HTTPServer
@@ -18,13 +20,24 @@ public final class CustomerCacheService: Sendable {
 
         var webhookRouter = HTTPRouter()
         Self.addHealthRoutes(to: &webhookRouter, readiness: readiness)
+        let metrics = MetricsRegistry()
+        self.metrics = metrics
         var rpcRouter = HTTPRouter()
         Self.addHealthRoutes(to: &rpcRouter, readiness: readiness)
+        rpcRouter.add("GET", "/metrics", .inline { _ in
+            HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4")]),
+                         body: Array(metrics.render().utf8))
+        })
 
         webhookServer = HTTPServer(configuration: configuration.httpConfiguration(address: configuration.webhookListen, name: "webhook"),
                                    router: webhookRouter, logger: logger)
         rpcServer = HTTPServer(configuration: configuration.httpConfiguration(address: configuration.rpcListen, name: "rpc"),
                                router: rpcRouter, logger: logger)
+        for (name, server) in [("webhook", webhookServer), ("rpc", rpcServer)] {
+            metrics.gauge("http_open_connections", help: "Open TCP connections per listener.", labels: [("listener", name)]) {
+                server.openConnections
+            }
+        }
     }
 
     /// Binds both listeners; returns their real addresses (ports resolved when 0 was asked for).

@@ -1,0 +1,183 @@
+"""Drives wrk against our servers and nginx in the same invocation and prints ratios.
+
+Every figure is relative to a baseline run moments apart on the same machine, because these machines are
+shared and noisy: absolute numbers drift, ratios much less.
+"""
+import os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RELEASE = os.path.join(ROOT, ".build", "release")
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+SMALL_BODY = '{"status":"ok","service":"customer-cache"}'
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def cpu_seconds(pid):
+    """utime+stime of a process tree root (nginx master has one worker: sum children too)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+    for p in pids:
+        try:
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            pass
+    return total
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def parse_ms(text):
+    value, unit = float(text[:-2] if text.endswith(("ms", "us")) else text[:-1]), text[-2:] if text.endswith(("ms", "us")) else text[-1:]
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url, script=None, connections=CONNECTIONS, duration=DURATION):
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = parse_ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = parse_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    errors = re.search(r"Socket errors: (.*)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": errors.group(1) if errors else "none",
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "requests": total}
+
+
+class Server:
+    def __init__(self, cmd, port, env=None):
+        self.port = port
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        wait_port(port)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_nginx(port, body_bytes_for_post):
+    tmp = tempfile.mkdtemp(prefix="bench-nginx-")
+    conf = os.path.join(tmp, "nginx.conf")
+    big = "x" * body_bytes_for_post
+    open(conf, "w").write(f"""
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp};
+  proxy_temp_path {tmp}; fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{port} reuseport;
+    location = /small {{ default_type application/json; return 200 '{SMALL_BODY}'; }}
+    location = /echo {{ default_type application/json; client_body_buffer_size 16k; return 200 '{big}'; }}
+    location = /sized {{ default_type application/json; return 200 '{big}'; }}
+  }}
+}}
+""")
+    return Server([NGINX, "-c", conf, "-p", tmp], port)
+
+
+def post_script(size):
+    path = os.path.join(tempfile.mkdtemp(prefix="bench-wrk-"), "post.lua")
+    body = "{\"pad\":\"" + "p" * (size - 10) + "\"}"
+    open(path, "w").write(f'wrk.method = "POST"\nwrk.body = [[{body}]]\nwrk.headers["Content-Type"] = "application/json"\n')
+    return path
+
+
+def measure(server, url, script=None):
+    before = cpu_seconds(server.proc.pid)
+    result = wrk(url, script)
+    result["cpu_us_per_req"] = (cpu_seconds(server.proc.pid) - before) / max(result["requests"], 1) * 1e6
+    return result
+
+
+def report(name, ours, base):
+    def med(rows, key):
+        return statistics.median(r[key] for r in rows)
+    print(f"\n{name}  ({ROUNDS} rounds x {DURATION}s, wrk -t2 -c{CONNECTIONS}; medians)")
+    print(f"  {'':10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'cpu us/req':>11} {'errors':>8}")
+    for label, rows in (("ours", ours), ("nginx", base)):
+        errs = sum(1 for r in rows if r["errors"] != "none" or r["non2xx"])
+        print(f"  {label:10} {med(rows,'rps'):10.0f} {med(rows,'p50'):8.2f} {med(rows,'p99'):8.2f} {med(rows,'cpu_us_per_req'):11.1f} {errs:8d}")
+    ratios = [o["rps"] / b["rps"] for o, b in zip(ours, base)]
+    print(f"  ratio ours/nginx req/s: {statistics.median(ratios):.2f} (per round: {', '.join(f'{r:.2f}' for r in ratios)})")
+    return statistics.median(ratios)
+
+
+def http_bench():
+    our_port, nginx_port = free_port(), free_port()
+    ours = Server([os.path.join(RELEASE, "http-bench-server"), f"127.0.0.1:{our_port}"], our_port)
+    nginx = start_nginx(nginx_port, 1024)
+    script = post_script(1024)
+    try:
+        results = {"get": ([], []), "post": ([], [])}
+        for _ in range(ROUNDS):
+            results["get"][0].append(measure(ours, f"http://127.0.0.1:{our_port}/small"))
+            results["get"][1].append(measure(nginx, f"http://127.0.0.1:{nginx_port}/small"))
+            results["post"][0].append(measure(ours, f"http://127.0.0.1:{our_port}/echo", script))
+            results["post"][1].append(measure(nginx, f"http://127.0.0.1:{nginx_port}/echo", script))
+        report("small GET (42-byte JSON)", *results["get"])
+        report("1 KiB POST echo (nginx returns a fixed 1 KiB body: it cannot echo)", *results["post"])
+    finally:
+        ours.stop()
+        nginx.stop()
+
+
+def soak():
+    port = free_port()
+    ours = Server([os.path.join(RELEASE, "http-bench-server"), f"127.0.0.1:{port}"], port)
+    try:
+        wrk(f"http://127.0.0.1:{port}/small", connections=256, duration=5)
+        rss_before = rss_kib(ours.proc.pid)
+        result = wrk(f"http://127.0.0.1:{port}/small", connections=256, duration=60)
+        rss_after = rss_kib(ours.proc.pid)
+        print(f"\nsoak: 60 s, wrk -t2 -c256, small GET: {result['rps']:.0f} req/s, p99 {result['p99']:.2f} ms, "
+              f"socket errors: {result['errors']}, non-2xx: {result['non2xx']}")
+        print(f"  RSS after 5 s warm-up {rss_before} KiB, after 60 s more {rss_after} KiB (delta {rss_after - rss_before:+d} KiB)")
+    finally:
+        ours.stop()
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1] if len(sys.argv) > 1 else "http"
+    scenarios = {"http": [http_bench], "soak": [soak]}
+    scenarios["all"] = [f for name in ("http", "soak") for f in scenarios[name]]
+    if mode not in scenarios:
+        sys.exit(f"unknown scenario {mode}; one of {', '.join(scenarios)}")
+    for scenario in scenarios[mode]:
+        scenario()
