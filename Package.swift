@@ -23,6 +23,10 @@ let package = Package(
         // HTTP/1.1 server on Sockets. No customers.
         .target(name: "HTTP1", dependencies: ["Sockets", .product(name: "Logging", package: "swift-log")]),
 
+        // OpenSSL's libcrypto (libssl-dev); its only Swift owner is WebhookSignature.
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // Webhook signatures: HMAC-SHA256 over CLibCrypto, header rules, secrets. No HTTP.
+        .target(name: "WebhookSignature", dependencies: ["CLibCrypto"]),
         // Thin, generic SQLite wrapper: connection, statements, typed errors, migrations. No customers.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Counters, gauges and histograms rendered as Prometheus text; no dependencies.
@@ -42,6 +46,7 @@ let package = Package(
             "HTTP1", "Sockets", .product(name: "Logging", package: "swift-log"),
         ]),
 
+        .testTarget(name: "WebhookSignatureTests", dependencies: ["WebhookSignature"], exclude: ["Fixtures"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "ServiceMetricsTests", dependencies: ["ServiceMetrics"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Sockets", .product(name: "Logging", package: "swift-log")]),
