@@ -269,7 +269,8 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    private func dispatch(_ request: HTTPRequest, on connection: Connection) {
+    private func dispatch(_ incoming: HTTPRequest, on connection: Connection) {
+        var request = incoming
         let startedAt = monotonicMilliseconds()
         if !request.keepAlive { connection.closeAfterCurrent = true }
         connection.currentVersion = request.version
@@ -283,9 +284,11 @@ final class EventLoop: @unchecked Sendable {
             enqueue(.error(.methodNotAllowed, code: "method_not_allowed", message: "allowed: \(allow)",
                            headers: HTTPHeaders([("Allow", allow)])),
                     on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
-        case .handler(.inline(let handler)):
+        case .handler(.inline(let handler), let parameters):
+            if !parameters.isEmpty { request.pathParameters = parameters }
             enqueue(handler(request), on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
-        case .handler(.async(let handler)):
+        case .handler(.async(let handler), let parameters):
+            if !parameters.isEmpty { request.pathParameters = parameters }
             let inFlight = server.shared.asyncHandlersInFlight.wrappingAdd(1, ordering: .relaxed).newValue
             if inFlight > configuration.maxConcurrentAsyncHandlers {
                 server.shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)

@@ -25,6 +25,8 @@ public struct HTTPRequest: Sendable {
     public var remoteAddress: SocketAddress?
     /// Whether the connection stays open after this exchange (keep-alive rules of RFC 9112 §9.3).
     public var keepAlive: Bool
+    /// Values captured by `{name}` segments of the matched route, percent-decoded.
+    public var pathParameters: [String: String] = [:]
 
     public init(method: String, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),
                 body: [UInt8] = [], remoteAddress: SocketAddress? = nil, keepAlive: Bool = true) {

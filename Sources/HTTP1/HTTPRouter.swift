@@ -5,32 +5,83 @@ public enum HTTPHandler: Sendable {
     case async(@Sendable (HTTPRequest) async -> HTTPResponse)
 }
 
-/// Exact method + path routing with 404 and 405 (+ Allow); HEAD is served by the GET handler without a body.
+/// Method + path routing with 404 and 405 (+ Allow); HEAD is served by the GET handler without a body.
+/// Paths are exact ("/rpc") or patterns with whole-segment parameters ("/customers/{id}"); exact routes are a
+/// dictionary lookup, so the hot paths never scan patterns.
 public struct HTTPRouter: Sendable {
     private var routes: [String: [String: HTTPHandler]] = [:]
+    private var patterns: [(segments: [Substring], methods: [String: HTTPHandler])] = []
 
     public init() {}
 
     /// What the router decided for a request.
     public enum Resolution: Sendable {
-        case handler(HTTPHandler)
+        case handler(HTTPHandler, parameters: [String: String])
         case notFound
         case methodNotAllowed(allow: String)
     }
 
     public mutating func add(_ method: String, _ path: String, _ handler: HTTPHandler) {
-        routes[path, default: [:]][method] = handler
+        if path.contains("{") {
+            let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+            if let index = patterns.firstIndex(where: { $0.segments == segments }) {
+                patterns[index].methods[method] = handler
+            } else {
+                patterns.append((segments, [method: handler]))
+            }
+        } else {
+            routes[path, default: [:]][method] = handler
+        }
     }
 
     public func resolve(method: String, path: String) -> Resolution {
-        guard let methods = routes[path] else { return .notFound }
-        if let handler = methods[method] { return .handler(handler) }
-        if method == "HEAD", let handler = methods["GET"] { return .handler(handler) }
+        var parameters: [String: String] = [:]
+        var found = routes[path]
+        if found == nil {
+            let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+            for pattern in patterns where pattern.segments.count == segments.count {
+                var captured: [String: String] = [:]
+                var matches = true
+                for (expected, actual) in zip(pattern.segments, segments) {
+                    if expected.hasPrefix("{"), expected.hasSuffix("}") {
+                        guard !actual.isEmpty, let decoded = percentDecoded(actual) else { matches = false; break }
+                        captured[String(expected.dropFirst().dropLast())] = decoded
+                    } else if expected != actual {
+                        matches = false
+                        break
+                    }
+                }
+                if matches {
+                    found = pattern.methods
+                    parameters = captured
+                    break
+                }
+            }
+        }
+        guard let methods = found else { return .notFound }
+        if let handler = methods[method] { return .handler(handler, parameters: parameters) }
+        if method == "HEAD", let handler = methods["GET"] { return .handler(handler, parameters: parameters) }
         var allowed = Array(methods.keys)
         if allowed.contains("GET"), !allowed.contains("HEAD") { allowed.append("HEAD") }
         return .methodNotAllowed(allow: allowed.sorted().joined(separator: ", "))
     }
 
     /// Paths with at least one route, for diagnostics.
-    public var paths: [String] { routes.keys.sorted() }
+    public var paths: [String] { (routes.keys + patterns.map { $0.segments.joined(separator: "/") }).sorted() }
+}
+
+/// Decodes %XX escapes in one path segment; nil for malformed escapes or non-UTF-8 results.
+func percentDecoded(_ segment: Substring) -> String? {
+    guard segment.contains("%") else { return String(segment) }
+    var bytes: [UInt8] = []
+    var iterator = segment.utf8.makeIterator()
+    while let byte = iterator.next() {
+        if byte == UInt8(ascii: "%") {
+            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+            bytes.append(high << 4 | low)
+        } else {
+            bytes.append(byte)
+        }
+    }
+    return String(validating: bytes, as: UTF8.self)
 }
