@@ -1,0 +1,144 @@
+import Foundation
+import SQLite
+
+/// What one grouped transaction produced, handed back to memory only after COMMIT returned.
+struct CommittedBatch {
+    var outcomes: [[ApplyOutcome]] = []
+    var records: [CustomerRecord] = []
+    var checkpoints: [(String, String?)] = []
+    var forgetsQueued: Set<String> = []
+    var forgetsDelivered: Set<String> = []
+}
+
+/// The writer thread's SQLite side: one connection, statements prepared once, one transaction per batch.
+/// Not Sendable in spirit; it is only ever used from the writer thread (`@unchecked` for the hand-off at start).
+final class Writer: @unchecked Sendable {
+    let configuration: StoreConfiguration
+    let stopped = DispatchGroup()
+    private let connection: SQLiteConnection
+    private var statements: Statements?
+    private var lastPrune: Int64 = 0
+
+    private struct Statements {
+        let upsert: SQLiteStatement
+        let seen: SQLiteStatement
+        let markSeen: SQLiteStatement
+        let prune: SQLiteStatement
+        let setCheckpoint: SQLiteStatement
+        let deleteCheckpoint: SQLiteStatement
+        let queueForget: SQLiteStatement
+        let unqueueForget: SQLiteStatement
+    }
+
+    init(connection: SQLiteConnection, configuration: StoreConfiguration) {
+        self.connection = connection
+        self.configuration = configuration
+        stopped.enter()
+    }
+
+    func close() {
+        statements = nil
+        stopped.leave()
+    }
+
+    private func prepared() throws -> Statements {
+        if let statements { return statements }
+        let made = Statements(
+            upsert: try connection.prepare("""
+                INSERT INTO customers (id, state, updated_us, event_us, stale, body) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_us = excluded.updated_us,
+                    event_us = excluded.event_us, stale = excluded.stale, body = excluded.body
+                """),
+            seen: try connection.prepare("SELECT 1 FROM processed_events WHERE id = ?"),
+            markSeen: try connection.prepare("INSERT OR IGNORE INTO processed_events (id, received_s) VALUES (?, ?)"),
+            prune: try connection.prepare("DELETE FROM processed_events WHERE received_s < ?"),
+            setCheckpoint: try connection.prepare("""
+                INSERT INTO checkpoints (name, value, updated_s) VALUES (?, ?, ?)
+                ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_s = excluded.updated_s
+                """),
+            deleteCheckpoint: try connection.prepare("DELETE FROM checkpoints WHERE name = ?"),
+            queueForget: try connection.prepare("INSERT OR IGNORE INTO forget_queue (customer_id, queued_s) VALUES (?, ?)"),
+            unqueueForget: try connection.prepare("DELETE FROM forget_queue WHERE customer_id = ?")
+        )
+        statements = made
+        return made
+    }
+
+    /// Runs every request's operations in one IMMEDIATE transaction. Any failure rolls the whole batch back and
+    /// fails every request in it: callers answer 503 and Digital River retries, so nothing half-applied is acked.
+    func commit(_ requests: [[StoreOperation]], now: Int64, current: (String) -> CustomerRecord?) -> Result<CommittedBatch, StoreError> {
+        do {
+            let statements = try prepared()
+            let nowSeconds = now / 1_000_000
+            let batch = try connection.transaction(.immediate) { () throws -> CommittedBatch in
+                var batch = CommittedBatch()
+                var overlay: [String: CustomerRecord] = [:]
+                var seenInBatch: Set<String> = []
+                func lookup(_ id: String) -> CustomerRecord? { overlay[id] ?? current(id) }
+                func write(_ record: CustomerRecord) throws {
+                    try statements.upsert.run([.text(record.id), .integer(record.state.rawValue), .integer(record.updatedTime),
+                                               .integer(record.eventTime), .integer(record.stale ? 1 : 0), .blob(record.body)])
+                    overlay[record.id] = record
+                }
+                func apply(_ decision: Decision) throws -> ApplyOutcome {
+                    if case .write(let record, _) = decision { try write(record) }
+                    return decision.outcome
+                }
+                for operations in requests {
+                    var outcomes: [ApplyOutcome] = []
+                    outcomes.reserveCapacity(operations.count)
+                    for operation in operations {
+                        switch operation {
+                        case .event(let event):
+                            if seenInBatch.contains(event.id) || (try statements.seen.query([.text(event.id)]) { _ in true }).first == true {
+                                outcomes.append(.duplicate)
+                                continue
+                            }
+                            outcomes.append(try apply(CustomerRules.event(event, current: event.customerID.flatMap(lookup))))
+                            seenInBatch.insert(event.id)
+                            try statements.markSeen.run([.text(event.id), .integer(nowSeconds)])
+                        case .snapshot(let customer, let observedAt):
+                            outcomes.append(try apply(CustomerRules.snapshot(customer, observedAt: observedAt, current: lookup(customer.id))))
+                        case .forget(let id, let queueUpstream):
+                            outcomes.append(try apply(CustomerRules.forget(id: id, now: now, current: lookup(id))))
+                            if queueUpstream {
+                                try statements.queueForget.run([.text(id), .integer(nowSeconds)])
+                                batch.forgetsQueued.insert(id)
+                            }
+                        case .markStale(let id):
+                            if let record = lookup(id), record.state == .live {
+                                outcomes.append(try apply(CustomerRules.markStale(record)))
+                            } else {
+                                outcomes.append(.ignoredUnknownCustomer)
+                            }
+                        case .forgetDelivered(let id):
+                            try statements.unqueueForget.run([.text(id)])
+                            batch.forgetsDelivered.insert(id)
+                            outcomes.append(.unchanged)
+                        case .setCheckpoint(let name, let value):
+                            if let value {
+                                try statements.setCheckpoint.run([.text(name), .text(value), .integer(nowSeconds)])
+                            } else {
+                                try statements.deleteCheckpoint.run([.text(name)])
+                            }
+                            batch.checkpoints.append((name, value))
+                            outcomes.append(.applied)
+                        }
+                    }
+                    batch.outcomes.append(outcomes)
+                }
+                if nowSeconds - lastPrune >= 60 {
+                    try statements.prune.run([.integer(nowSeconds - configuration.dedupRetentionSeconds)])
+                }
+                batch.records = Array(overlay.values)
+                return batch
+            }
+            if nowSeconds - lastPrune >= 60 { lastPrune = nowSeconds }
+            return .success(batch)
+        } catch let error as SQLiteError {
+            return .failure(StoreError(.commitFailed, error.description))
+        } catch {
+            return .failure(StoreError(.commitFailed, "\(error)"))
+        }
+    }
+}

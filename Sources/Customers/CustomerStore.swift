@@ -1,0 +1,286 @@
+import Foundation
+import JSON
+import SQLite
+import Synchronization
+
+/// Why the store could not take a write; the webhook answers 503 so Digital River retries.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    /// Stable code for logs and metrics.
+    public enum Code: String, Sendable {
+        case commitFailed = "commit_failed"
+        case closed
+        case openFailed = "open_failed"
+    }
+
+    public let code: Code
+    /// SQLite's own message (it never contains bound values, so no PII).
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// One change the store applies under the rules, inside a grouped transaction.
+public enum StoreOperation: Sendable {
+    /// A webhook event: deduplicated by id, then decided by `CustomerRules.event`.
+    case event(CustomerEvent)
+    /// A full customer seen at `observedAt` (warm-up page or read-through), decided by `CustomerRules.snapshot`.
+    case snapshot(Customer, observedAt: Int64)
+    /// A local request to be forgotten; `queueUpstream` also records it durably for delivery to Digital River.
+    case forget(id: String, queueUpstream: Bool)
+    /// Marks a customer for refetch.
+    case markStale(id: String)
+    /// Digital River acknowledged a queued forget; drop it from the queue.
+    case forgetDelivered(id: String)
+    /// Saves a named cursor (warm-up progress) in the same durable store.
+    case setCheckpoint(name: String, value: String?)
+}
+
+/// Tunables of the store.
+public struct StoreConfiguration: Sendable {
+    /// The SQLite file.
+    public var path: String
+    /// How long processed event ids are remembered for deduplication. Default 7 days.
+    public var dedupRetentionSeconds: Int64 = 7 * 86_400
+    /// Most operations grouped into one transaction.
+    public var maxBatch: Int = 1024
+
+    public init(path: String) {
+        self.path = path
+    }
+}
+
+/// The embedded customer store: SQLite is the durable truth, and every record is also held in memory so reads never
+/// touch disk. One writer thread owns the SQLite connection; concurrent writers' operations are grouped into one
+/// transaction (group commit), so a durable fsync is paid once per batch rather than once per event. Memory is
+/// updated only after the commit returns, so nothing is visible (or acknowledged) before it is durable.
+public final class CustomerStore: Sendable {
+    private let records: Mutex<[String: CustomerRecord]>
+    private let checkpoints: Mutex<[String: String]>
+    private let pendingForgets: Mutex<Set<String>>
+    private let queue: WriteQueue
+    private let writer: Writer
+    private let clock: @Sendable () -> Int64
+    /// Called after each commit with its duration in seconds and the number of operations (for metrics).
+    private let onCommit: @Sendable (Double, Int) -> Void
+
+    /// Opens (creating and migrating) the store and loads every record into memory.
+    public init(configuration: StoreConfiguration, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) },
+                onCommit: @escaping @Sendable (Double, Int) -> Void = { _, _ in }) throws(StoreError) {
+        self.clock = clock
+        self.onCommit = onCommit
+        let connection: SQLiteConnection
+        var loaded: [String: CustomerRecord] = [:]
+        var loadedCheckpoints: [String: String] = [:]
+        var loadedForgets: Set<String> = []
+        do {
+            connection = try SQLiteConnection(path: configuration.path)
+            try Self.migrator.migrate(connection)
+            let select = try connection.prepare("SELECT id, state, updated_us, event_us, stale, body FROM customers")
+            while try select.step() {
+                guard let id = select.text(at: 0), let state = CustomerRecord.State(rawValue: select.int64(at: 1)) else { continue }
+                loaded[id] = CustomerRecord(id: id, state: state, updatedTime: select.int64(at: 2), eventTime: select.int64(at: 3),
+                                            stale: select.int64(at: 4) != 0, body: select.blob(at: 5) ?? [])
+            }
+            let checkpointSelect = try connection.prepare("SELECT name, value FROM checkpoints")
+            while try checkpointSelect.step() {
+                if let name = checkpointSelect.text(at: 0), let value = checkpointSelect.text(at: 1) { loadedCheckpoints[name] = value }
+            }
+            let forgetSelect = try connection.prepare("SELECT customer_id FROM forget_queue")
+            while try forgetSelect.step() {
+                if let id = forgetSelect.text(at: 0) { loadedForgets.insert(id) }
+            }
+        } catch let error as SQLiteError {
+            throw StoreError(.openFailed, error.description)
+        } catch {
+            throw StoreError(.openFailed, "\(error)")
+        }
+        records = Mutex(loaded)
+        checkpoints = Mutex(loadedCheckpoints)
+        pendingForgets = Mutex(loadedForgets)
+        queue = WriteQueue()
+        writer = Writer(connection: connection, configuration: configuration)
+        let thread = Thread { [self] in runWriter() }
+        thread.name = "store-writer"
+        thread.start()
+    }
+
+    // MARK: reads (memory only)
+
+    /// The record for `id`, live or tombstone; nil when the cache has never seen it.
+    public func record(for id: String) -> CustomerRecord? {
+        records.withLock { $0[id] }
+    }
+
+    /// Records for several ids at once, in one lock acquisition (batched RPC reads).
+    public func records(for ids: [String]) -> [CustomerRecord?] {
+        records.withLock { map in ids.map { map[$0] } }
+    }
+
+    /// Customers held in memory, tombstones included.
+    public var count: Int { records.withLock { $0.count } }
+
+    /// Counts per state, for metrics.
+    public func countsByState() -> [CustomerRecord.State: Int] {
+        records.withLock { map in
+            var counts: [CustomerRecord.State: Int] = [:]
+            for record in map.values { counts[record.state, default: 0] += 1 }
+            return counts
+        }
+    }
+
+    public func checkpoint(_ name: String) -> String? { checkpoints.withLock { $0[name] } }
+
+    /// Customer ids whose forget still has to reach Digital River.
+    public var queuedForgets: Set<String> { pendingForgets.withLock { $0 } }
+
+    public var isOpen: Bool { !queue.isClosed }
+
+    // MARK: writes
+
+    /// Applies operations durably and returns one outcome each; throws when the commit failed (nothing applied).
+    public func apply(_ operations: [StoreOperation]) async throws(StoreError) -> [ApplyOutcome] {
+        let result: Result<[ApplyOutcome], StoreError> = await withCheckedContinuation { continuation in
+            submit(operations) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    public func apply(_ operation: StoreOperation) async throws(StoreError) -> ApplyOutcome {
+        let outcomes = try await apply([operation])
+        return outcomes.first ?? .unchanged
+    }
+
+    /// Callback form for callers not in async context.
+    public func submit(_ operations: [StoreOperation], completion: @escaping @Sendable (Result<[ApplyOutcome], StoreError>) -> Void) {
+        if !queue.push(StoreRequest(operations: operations, completion: completion)) {
+            completion(.failure(StoreError(.closed, "store is closed")))
+        }
+    }
+
+    /// Stops accepting writes, finishes queued ones, and closes SQLite.
+    public func close() {
+        queue.close()
+        writer.stopped.wait()
+    }
+
+    // MARK: writer thread
+
+    private func runWriter() {
+        while let batch = queue.popBatch(maxOperations: writer.configuration.maxBatch) {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let result = writer.commit(batch.map(\.operations), now: clock(), current: { id in self.records.withLock { $0[id] } })
+            switch result {
+            case .success(let committed):
+                records.withLock { map in
+                    for record in committed.records { map[record.id] = record }
+                }
+                if !committed.checkpoints.isEmpty {
+                    checkpoints.withLock { map in
+                        for (name, value) in committed.checkpoints { map[name] = value }
+                    }
+                }
+                if !committed.forgetsQueued.isEmpty || !committed.forgetsDelivered.isEmpty {
+                    pendingForgets.withLock { set in
+                        set.formUnion(committed.forgetsQueued)
+                        set.subtract(committed.forgetsDelivered)
+                    }
+                }
+                onCommit(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, batch.reduce(0) { $0 + $1.operations.count })
+                for (request, outcomes) in zip(batch, committed.outcomes) { request.completion(.success(outcomes)) }
+            case .failure(let error):
+                for request in batch { request.completion(.failure(error)) }
+            }
+        }
+        writer.close()
+    }
+
+    static let migrator: SQLiteMigrator = {
+        var migrator = SQLiteMigrator()
+        migrator.register(version: 1, name: "customers, dedup, checkpoints, forget queue") { db in
+            try db.execute("""
+                CREATE TABLE customers (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    state INTEGER NOT NULL,
+                    updated_us INTEGER NOT NULL,
+                    event_us INTEGER NOT NULL,
+                    stale INTEGER NOT NULL DEFAULT 0,
+                    body BLOB NOT NULL
+                );
+                CREATE TABLE processed_events (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    received_s INTEGER NOT NULL
+                );
+                CREATE INDEX processed_events_by_age ON processed_events(received_s);
+                CREATE TABLE checkpoints (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL,
+                    updated_s INTEGER NOT NULL
+                );
+                CREATE TABLE forget_queue (
+                    customer_id TEXT PRIMARY KEY NOT NULL,
+                    queued_s INTEGER NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }()
+}
+
+/// A queued write and the callback that resumes its caller.
+private struct StoreRequest: Sendable {
+    let operations: [StoreOperation]
+    let completion: @Sendable (Result<[ApplyOutcome], StoreError>) -> Void
+}
+
+/// The pending-writes queue between request threads and the writer; a condition variable, because the writer is
+/// a plain thread that sleeps until there is work.
+private final class WriteQueue: @unchecked Sendable {
+    // @unchecked: `pending` and `closed` are only touched with `condition` held.
+    private let condition = NSCondition()
+    private var pending: [StoreRequest] = []
+    private var closed = false
+
+    var isClosed: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return closed
+    }
+
+    func push(_ request: StoreRequest) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closed else { return false }
+        pending.append(request)
+        condition.signal()
+        return true
+    }
+
+    /// Everything queued, up to about `maxOperations` operations; nil once closed and drained.
+    func popBatch(maxOperations: Int) -> [StoreRequest]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while pending.isEmpty, !closed { condition.wait() }
+        if pending.isEmpty { return nil }
+        var taken = 0
+        var operations = 0
+        while taken < pending.count, taken == 0 || operations + pending[taken].operations.count <= maxOperations {
+            operations += pending[taken].operations.count
+            taken += 1
+        }
+        let batch = Array(pending.prefix(taken))
+        pending.removeFirst(taken)
+        return batch
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}

@@ -1,0 +1,121 @@
+import Customers
+import Foundation
+import JSON
+import Testing
+
+/// A fresh directory per test, removed afterwards.
+final class ScratchDirectory {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "customers-tests-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    var database: String { path + "/customers.sqlite" }
+}
+
+@Suite("SQLite customer store")
+struct CustomerStoreTests {
+    @Test("applied events survive a restart: apply, close, reopen, read back")
+    func restartPersistence() async throws {
+        let directory = try ScratchDirectory()
+        do {
+            let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+            #expect(try await store.apply(.event(try Fixture.decoded(Fixture.event("e1", object: Fixture.customer("c1"))))) == .applied)
+            #expect(try await store.apply(.event(try Fixture.decoded(Fixture.event("e2", type: "customer.deleted", object: ["id": "c2"])))) == .deleted)
+            #expect(try await store.apply(.forget(id: "c3", queueUpstream: true)) == .forgotten)
+            _ = try await store.apply(.setCheckpoint(name: "warm", value: "cursor-1"))
+            store.close()
+        }
+        let reopened = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+        defer { reopened.close() }
+        #expect(reopened.record(for: "c1")?.state == .live)
+        #expect(String(decoding: reopened.record(for: "c1")?.body ?? [], as: UTF8.self).contains("a@example.com"))
+        #expect(reopened.record(for: "c2")?.state == .deleted)
+        #expect(reopened.record(for: "c3")?.state == .forgotten)
+        #expect(reopened.checkpoint("warm") == "cursor-1")
+        #expect(reopened.queuedForgets == ["c3"])
+        // Dedup is persisted too: the same event id after restart is a duplicate.
+        #expect(try await reopened.apply(.event(try Fixture.decoded(Fixture.event("e1", object: Fixture.customer("c1"))))) == .duplicate)
+    }
+
+    @Test("a duplicate storm from 50 concurrent senders applies each event exactly once")
+    func duplicateStorm() async throws {
+        let directory = try ScratchDirectory()
+        let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+        defer { store.close() }
+        let events = try (0..<20).map { index in
+            try Fixture.decoded(Fixture.event("event-\(index)", object: Fixture.customer("c\(index)")))
+        }
+        let outcomes = try await withThrowingTaskGroup(of: [ApplyOutcome].self) { group in
+            for _ in 0..<50 {
+                group.addTask { try await store.apply(events.map { StoreOperation.event($0) }) }
+            }
+            var all: [ApplyOutcome] = []
+            for try await outcome in group { all += outcome }
+            return all
+        }
+        #expect(outcomes.filter { $0 == .applied }.count == 20)
+        #expect(outcomes.filter { $0 == .duplicate }.count == 20 * 49)
+        #expect(store.count == 20)
+    }
+
+    @Test("the forget purge really removes PII bytes from the database files")
+    func forgetErasesBytes() async throws {
+        let directory = try ScratchDirectory()
+        let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+        let marker = "unique-marker-\(UUID().uuidString)@example.com"
+        _ = try await store.apply(.event(try Fixture.decoded(Fixture.event("e1", object: Fixture.customer("c1", email: marker)))))
+        _ = try await store.apply(.forget(id: "c1", queueUpstream: false))
+        store.close()
+        let markerBytes = Data(marker.utf8)
+        for suffix in ["", "-wal"] {
+            if let contents = FileManager.default.contents(atPath: directory.database + suffix) {
+                #expect(contents.range(of: markerBytes) == nil, "marker found in \(suffix.isEmpty ? "db" : suffix)")
+            }
+        }
+    }
+
+    @Test("concurrent writers are grouped into fewer commits than operations")
+    func groupCommit() async throws {
+        let directory = try ScratchDirectory()
+        let commits = CommitCounter()
+        let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database)) { _, operations in
+            commits.record(operations)
+        }
+        defer { store.close() }
+        try await withThrowingTaskGroup(of: ApplyOutcome.self) { group in
+            for index in 0..<400 {
+                group.addTask { try await store.apply(.event(try Fixture.decoded(Fixture.event("e\(index)", object: Fixture.customer("c\(index)"))))) }
+            }
+            for try await outcome in group { #expect(outcome == .applied) }
+        }
+        #expect(commits.operations == 400)
+        #expect(commits.commits < 400)
+    }
+
+    @Test("writes after close fail with a typed error instead of hanging")
+    func closed() async throws {
+        let directory = try ScratchDirectory()
+        let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+        store.close()
+        await #expect(throws: StoreError.self) { try await store.apply(.markStale(id: "x")) }
+    }
+
+    @Test("a store that cannot open reports openFailed")
+    func cannotOpen() {
+        #expect(throws: StoreError.self) { try CustomerStore(configuration: StoreConfiguration(path: "/nonexistent-dir/x/y.sqlite")) }
+    }
+}
+
+/// Counts commits from the store's commit hook, across threads.
+final class CommitCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _commits = 0
+    private var _operations = 0
+    func record(_ operations: Int) {
+        lock.lock(); _commits += 1; _operations += operations; lock.unlock()
+    }
+    var commits: Int { lock.lock(); defer { lock.unlock() }; return _commits }
+    var operations: Int { lock.lock(); defer { lock.unlock() }; return _operations }
+}
