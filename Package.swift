@@ -27,6 +27,10 @@ let package = Package(
         .systemLibrary(name: "CLibCrypto", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // Webhook signatures: HMAC-SHA256 over CLibCrypto, header rules, secrets. No HTTP.
         .target(name: "WebhookSignature", dependencies: ["CLibCrypto"]),
+        // Strict JSON with explicit limits and an order-preserving tree; no dependencies.
+        .target(name: "JSON"),
+        // The customer model, event rules (pure) and the SQLite-backed store. No HTTP, no RPC.
+        .target(name: "Customers", dependencies: ["JSON", "SQLite"]),
         // Thin, generic SQLite wrapper: connection, statements, typed errors, migrations. No customers.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Counters, gauges and histograms rendered as Prometheus text; no dependencies.
@@ -46,6 +50,8 @@ let package = Package(
             "HTTP1", "Sockets", .product(name: "Logging", package: "swift-log"),
         ]),
 
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "CustomersTests", dependencies: ["Customers", "JSON"]),
         .testTarget(name: "WebhookSignatureTests", dependencies: ["WebhookSignature"], exclude: ["Fixtures"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "ServiceMetricsTests", dependencies: ["ServiceMetrics"]),

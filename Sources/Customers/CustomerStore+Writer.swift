@@ -15,7 +15,7 @@ struct CommittedBatch {
 final class Writer: @unchecked Sendable {
     let configuration: StoreConfiguration
     let stopped = DispatchGroup()
-    private let connection: SQLiteConnection
+    private var connection: SQLiteConnection?
     private var statements: Statements?
     private var lastPrune: Int64 = 0
 
@@ -36,13 +36,16 @@ final class Writer: @unchecked Sendable {
         stopped.enter()
     }
 
+    /// Releases the statements and the connection, so SQLite checkpoints and removes the WAL.
     func close() {
         statements = nil
+        connection = nil
         stopped.leave()
     }
 
     private func prepared() throws -> Statements {
         if let statements { return statements }
+        guard let connection else { throw StoreError(.closed, "store is closed") }
         let made = Statements(
             upsert: try connection.prepare("""
                 INSERT INTO customers (id, state, updated_us, event_us, stale, body) VALUES (?, ?, ?, ?, ?, ?)
@@ -69,6 +72,7 @@ final class Writer: @unchecked Sendable {
     func commit(_ requests: [[StoreOperation]], now: Int64, current: (String) -> CustomerRecord?) -> Result<CommittedBatch, StoreError> {
         do {
             let statements = try prepared()
+            guard let connection else { throw StoreError(.closed, "store is closed") }
             let nowSeconds = now / 1_000_000
             let batch = try connection.transaction(.immediate) { () throws -> CommittedBatch in
                 var batch = CommittedBatch()
@@ -90,7 +94,8 @@ final class Writer: @unchecked Sendable {
                     for operation in operations {
                         switch operation {
                         case .event(let event):
-                            if seenInBatch.contains(event.id) || (try statements.seen.query([.text(event.id)]) { _ in true }).first == true {
+                            let seenBefore = try seenInBatch.contains(event.id) || !statements.seen.query([.text(event.id)]) { _ in true }.isEmpty
+                            if seenBefore {
                                 outcomes.append(.duplicate)
                                 continue
                             }
@@ -134,9 +139,16 @@ final class Writer: @unchecked Sendable {
                 return batch
             }
             if nowSeconds - lastPrune >= 60 { lastPrune = nowSeconds }
+            if batch.outcomes.contains(where: { $0.contains(.forgotten) || $0.contains(.deleted) }) {
+                // The WAL still holds the pre-purge page images; truncating it makes the purge real on disk now,
+                // not at some later automatic checkpoint. Forgets and deletes are rare, so the cost is too.
+                _ = try? connection.checkpoint(.truncate)
+            }
             return .success(batch)
         } catch let error as SQLiteError {
             return .failure(StoreError(.commitFailed, error.description))
+        } catch let error as StoreError {
+            return .failure(error)
         } catch {
             return .failure(StoreError(.commitFailed, "\(error)"))
         }

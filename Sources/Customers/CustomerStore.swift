@@ -79,7 +79,7 @@ public final class CustomerStore: Sendable {
         var loadedForgets: Set<String> = []
         do {
             connection = try SQLiteConnection(path: configuration.path)
-            try Self.migrator.migrate(connection)
+            try Self.makeMigrator().migrate(connection)
             let select = try connection.prepare("SELECT id, state, updated_us, event_us, stale, body FROM customers")
             while try select.step() {
                 guard let id = select.text(at: 0), let state = CustomerRecord.State(rawValue: select.int64(at: 1)) else { continue }
@@ -199,7 +199,7 @@ public final class CustomerStore: Sendable {
         writer.close()
     }
 
-    static let migrator: SQLiteMigrator = {
+    static func makeMigrator() -> SQLiteMigrator {
         var migrator = SQLiteMigrator()
         migrator.register(version: 1, name: "customers, dedup, checkpoints, forget queue") { db in
             try db.execute("""
@@ -228,7 +228,7 @@ public final class CustomerStore: Sendable {
                 """)
         }
         return migrator
-    }()
+    }
 }
 
 /// A queued write and the callback that resumes its caller.

@@ -30,7 +30,8 @@ struct CustomerStoreTests {
         let reopened = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
         defer { reopened.close() }
         #expect(reopened.record(for: "c1")?.state == .live)
-        #expect(String(decoding: reopened.record(for: "c1")?.body ?? [], as: UTF8.self).contains("a@example.com"))
+        let body = String(decoding: reopened.record(for: "c1")?.body ?? [], as: UTF8.self)
+        #expect(body.contains("a@example.com"))
         #expect(reopened.record(for: "c2")?.state == .deleted)
         #expect(reopened.record(for: "c3")?.state == .forgotten)
         #expect(reopened.checkpoint("warm") == "cursor-1")
@@ -80,9 +81,9 @@ struct CustomerStoreTests {
     func groupCommit() async throws {
         let directory = try ScratchDirectory()
         let commits = CommitCounter()
-        let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database)) { _, operations in
+        let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database), onCommit: { _, operations in
             commits.record(operations)
-        }
+        })
         defer { store.close() }
         try await withThrowingTaskGroup(of: ApplyOutcome.self) { group in
             for index in 0..<400 {
