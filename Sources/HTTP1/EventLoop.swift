@@ -153,6 +153,7 @@ final class EventLoop: @unchecked Sendable {
             connection.state = .reading
             enqueue(completion.response, on: connection, isHead: completion.isHead, method: completion.method,
                     path: completion.path, startedAt: completion.startedAt)
+            guard connections[completion.connectionID] != nil else { continue }
             if connection.state == .reading {
                 updateInterest(connection)
                 processInput(connection)
@@ -228,7 +229,7 @@ final class EventLoop: @unchecked Sendable {
     /// Parses and answers as many complete requests as are buffered, stopping at one dispatched off the loop so
     /// pipelined responses keep their order.
     private func processInput(_ connection: Connection) {
-        while connection.state == .reading {
+        while connection.state == .reading, connections[connection.id] != nil {
             let available = connection.inbound.count - connection.inboundOffset
             let wasReadingBody = connection.parser.isReadingBody
             let (event, consumed) = connection.inbound.withUnsafeBytes { buffer in
@@ -312,6 +313,10 @@ final class EventLoop: @unchecked Sendable {
     // MARK: writing
 
     private func enqueue(_ response: HTTPResponse, on connection: Connection, isHead: Bool, method: String, path: String, startedAt: Int) {
+        if response.dropsConnection {
+            close(connection)
+            return
+        }
         if shuttingDown { connection.closeAfterCurrent = true }
         let closing = connection.closeAfterCurrent
         let date = dateCache.current()

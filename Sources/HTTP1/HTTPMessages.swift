@@ -52,6 +52,16 @@ public struct HTTPResponse: Sendable {
     public var status: HTTPStatus
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// Close the connection without answering; for emulating a peer that drops connections (sandbox failure
+    /// injection). Never used by the service's own endpoints.
+    public var dropsConnection = false
+
+    /// A response that makes the server close the connection without writing anything.
+    public static var dropConnection: HTTPResponse {
+        var response = HTTPResponse(status: .internalServerError)
+        response.dropsConnection = true
+        return response
+    }
 
     public init(status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status

@@ -192,3 +192,23 @@ struct HTTPServerRulesTests {
         #expect(response.body == body)
     }
 }
+
+@Suite("Connection dropping")
+struct HTTPDropConnectionTests {
+    @Test("a handler can make the server close the connection without answering")
+    func drop() throws {
+        let server = try TestServer { router in
+            router.add("GET", "/drop", .inline { _ in .dropConnection })
+            router.add("GET", "/drop-async", .async { _ in .dropConnection })
+        }
+        for path in ["/drop", "/drop-async"] {
+            let client = try RawClient(server.address)
+            client.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(client.readResponse() == nil)
+            #expect(client.isClosedByPeer())
+        }
+        let healthy = try RawClient(server.address)
+        healthy.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(healthy.readResponse()?.status == 200)
+    }
+}
