@@ -37,11 +37,11 @@ let package = Package(
         .target(name: "ServiceMetrics"),
 
         .target(name: "CustomerCacheApp", dependencies: [
-            "HTTP1", "Sockets", "ServiceMetrics",
+            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "Customers", "WebhookSignature",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "customer-cache", dependencies: [
-            "CustomerCacheApp",
+            "CustomerCacheApp", "WebhookSignature",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -54,8 +54,14 @@ let package = Package(
         .testTarget(name: "CustomersTests", dependencies: ["Customers", "JSON"]),
         .testTarget(name: "WebhookSignatureTests", dependencies: ["WebhookSignature"], exclude: ["Fixtures"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
+        // A blocking raw-bytes HTTP client shared by the test targets (never linked into the product).
+        .target(name: "HTTPTestClient", dependencies: ["Sockets"]),
+        .testTarget(name: "CustomerCacheAppTests", dependencies: [
+            "CustomerCacheApp", "HTTPTestClient", "Sockets", "JSON", "Customers", "WebhookSignature",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ServiceMetricsTests", dependencies: ["ServiceMetrics"]),
-        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Sockets", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "HTTPTestClient", "Sockets", .product(name: "Logging", package: "swift-log")]),
     ]
 )
 

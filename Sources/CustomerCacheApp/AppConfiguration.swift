@@ -1,5 +1,7 @@
+import Foundation
 import HTTP1
 import Sockets
+import WebhookSignature
 
 /// Everything `serve` needs; the defaults run the service locally with no upstream.
 public struct AppConfiguration: Sendable {
@@ -15,9 +17,24 @@ public struct AppConfiguration: Sendable {
     public var timeouts: HTTPTimeouts
     public var maxConnections: Int
     public var logLevel: String
+    /// Path of the webhook endpoint on the public listener.
+    public var webhookPath: String
+    /// Signing secrets, newest first; from `CUSTOMER_CACHE_WEBHOOK_SECRETS` or `webhook-secrets-file`, never argv.
+    public var webhookSecrets: [SigningSecret]
+    /// Accepted clock difference for signature timestamps, both directions.
+    public var signatureToleranceSeconds: Int64
+    /// Whether this deployment mirrors live (production) or test-mode customers; events of the other mode get 400.
+    public var liveMode: Bool
+    /// How long processed event ids are remembered for deduplication.
+    public var dedupRetentionSeconds: Int64
+
+    /// The secrets' environment variable: the secrets themselves, so it is read from the environment only.
+    public static let webhookSecretsEnvironmentName = "CUSTOMER_CACHE_WEBHOOK_SECRETS"
 
     /// Parses every setting from its sources (flag, then `CUSTOMER_CACHE_<NAME>`, then the config file, then default).
-    public init(sources: ConfigurationSources) throws(ConfigurationError) {
+    /// `readFile` reads secret files; injected so tests need no files and errors never echo contents.
+    public init(sources: ConfigurationSources, environment: [String: String] = [:],
+                readFile: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) }) throws(ConfigurationError) {
         webhookListen = try sources.address("webhook-listen")
         rpcListen = try sources.address("rpc-listen")
         dataDirectory = try sources.string("data-dir")
@@ -37,6 +54,38 @@ public struct AppConfiguration: Sendable {
         self.timeouts = timeouts
         maxConnections = try sources.integer("max-connections", range: 1...1_000_000)
         logLevel = try sources.choice("log-level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        webhookPath = try sources.string("webhook-path")
+        guard webhookPath.hasPrefix("/"), !webhookPath.contains(" ") else {
+            throw ConfigurationError(key: "webhook-path", reason: "must start with / and contain no spaces")
+        }
+        signatureToleranceSeconds = Int64(try sources.integer("signature-tolerance-seconds", range: 1...86_400))
+        liveMode = try sources.boolean("live-mode")
+        dedupRetentionSeconds = Int64(try sources.integer("dedup-retention-hours", range: 1...24 * 365)) * 3600
+        let secretsFile = sources.optionalString("webhook-secrets-file")
+        let secretsFromEnvironment = environment[Self.webhookSecretsEnvironmentName].flatMap { $0.isEmpty ? nil : $0 }
+        var secretsText: String?
+        switch (secretsFile, secretsFromEnvironment) {
+        case (.some, .some):
+            throw ConfigurationError(key: "webhook-secrets-file", reason: "set either it or \(Self.webhookSecretsEnvironmentName), not both")
+        case (.some(let path), nil):
+            guard let text = readFile(path) else {
+                throw ConfigurationError(key: "webhook-secrets-file", reason: "cannot read \(path)")
+            }
+            secretsText = text.trimmingCharacters(in: " \t\r\n")
+        case (nil, .some(let text)):
+            secretsText = text
+        case (nil, nil):
+            secretsText = nil
+        }
+        if let secretsText, !secretsText.isEmpty {
+            do {
+                webhookSecrets = try SigningSecretList.parse(secretsText)
+            } catch {
+                throw ConfigurationError(key: secretsFile == nil ? Self.webhookSecretsEnvironmentName : "webhook-secrets-file", reason: error.description)
+            }
+        } else {
+            webhookSecrets = []
+        }
         if webhookListen == rpcListen, webhookListen.port != 0 {
             throw ConfigurationError(key: "rpc-listen", reason: "must differ from webhook-listen: the internal API must not share the public listener")
         }
@@ -80,5 +129,10 @@ extension AppConfiguration {
         .init(key: "write-timeout-ms", defaultValue: "30000", help: "Time a response may wait for a slow reader"),
         .init(key: "shutdown-grace-ms", defaultValue: "10000", help: "Time in-flight requests get on SIGTERM/SIGINT"),
         .init(key: "log-level", defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical"),
+        .init(key: "webhook-path", defaultValue: "/webhooks/digitalriver", help: "Path of the webhook endpoint"),
+        .init(key: "webhook-secrets-file", defaultValue: nil, help: "File with the signing secrets (else CUSTOMER_CACHE_WEBHOOK_SECRETS)"),
+        .init(key: "signature-tolerance-seconds", defaultValue: "300", help: "Accepted signature timestamp skew, both directions"),
+        .init(key: "live-mode", defaultValue: "false", help: "true for live (production) events, false for test mode"),
+        .init(key: "dedup-retention-hours", defaultValue: "168", help: "How long processed event ids are remembered"),
     ]
 }

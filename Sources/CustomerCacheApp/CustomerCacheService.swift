@@ -1,9 +1,12 @@
+import Customers
+import Foundation
 import HTTP1
 import Logging
 import ServiceMetrics
 import Sockets
+import WebhookSignature
 
-/// The running service: the public webhook listener and the internal RPC listener, wired to shared state.
+/// The running service: the public webhook listener and the internal RPC listener, wired to one store.
 public final class CustomerCacheService: Sendable {
     public let configuration: AppConfiguration
     public let readiness: Readiness
@@ -11,17 +14,29 @@ public final class CustomerCacheService: Sendable {
     private let logger: Logger
     private let webhookServer: HTTPServer
     private let rpcServer: HTTPServer
+    let storeHolder = StoreHolder()
+    private let clock: @Sendable () -> Int64
 
-    public init(configuration: AppConfiguration, logger: Logger) {
+    /// `clock` is wall time in microseconds (tests move it); signatures use the same clock in seconds.
+    public init(configuration: AppConfiguration, logger: Logger,
+                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) }) {
         self.configuration = configuration
         self.logger = logger
+        self.clock = clock
         let readiness = Readiness()
         self.readiness = readiness
-
-        var webhookRouter = HTTPRouter()
-        Self.addHealthRoutes(to: &webhookRouter, readiness: readiness)
         let metrics = MetricsRegistry()
         self.metrics = metrics
+        let storeHolder = self.storeHolder
+        readiness.register("store") { storeHolder.readiness() }
+
+        let verifier = WebhookSignatureVerifier(secrets: configuration.webhookSecrets, tolerance: configuration.signatureToleranceSeconds,
+                                                now: { clock() / 1_000_000 })
+        let webhook = WebhookEndpoint(store: storeHolder, verifier: verifier, liveMode: configuration.liveMode, metrics: metrics, logger: logger)
+        var webhookRouter = HTTPRouter()
+        Self.addHealthRoutes(to: &webhookRouter, readiness: readiness)
+        webhookRouter.add("POST", configuration.webhookPath, .async { request in await webhook.handle(request) })
+
         var rpcRouter = HTTPRouter()
         Self.addHealthRoutes(to: &rpcRouter, readiness: readiness)
         rpcRouter.add("GET", "/metrics", .inline { _ in
@@ -34,22 +49,69 @@ public final class CustomerCacheService: Sendable {
         rpcServer = HTTPServer(configuration: configuration.httpConfiguration(address: configuration.rpcListen, name: "rpc"),
                                router: rpcRouter, logger: logger)
         for (name, server) in [("webhook", webhookServer), ("rpc", rpcServer)] {
-            metrics.gauge("http_open_connections", help: "Open TCP connections per listener.", labels: [("listener", name)]) {
+            metrics.gauge("customer_cache_http_open_connections", help: "Open TCP connections per listener.", labels: [("listener", name)]) {
                 server.openConnections
             }
         }
+        for state in [CustomerRecord.State.live, .deleted, .forgotten] {
+            metrics.gauge("customer_cache_customers", help: "Records held in memory by state.", labels: [("state", "\(state)")]) {
+                storeHolder.current?.countsByState()[state] ?? 0
+            }
+        }
+        metrics.gauge("customer_cache_webhook_secrets_configured", help: "Signing secrets configured (0 means every webhook is rejected).") {
+            configuration.webhookSecrets.count
+        }
     }
 
-    /// Binds both listeners; returns their real addresses (ports resolved when 0 was asked for).
+    /// Binds both listeners, then opens and loads the store (readiness fails until it is open).
+    /// Returns the real addresses (ports resolved when 0 was asked for).
     @discardableResult
     public func start() throws -> (webhook: SocketAddress, rpc: SocketAddress) {
+        if configuration.webhookSecrets.isEmpty {
+            logger.warning("no webhook signing secrets configured: every webhook will be rejected with 401",
+                           metadata: ["hint": "set \(AppConfiguration.webhookSecretsEnvironmentName) or webhook-secrets-file"])
+        }
         let webhook = try webhookServer.start()
+        let rpc: SocketAddress
         do {
-            let rpc = try rpcServer.start()
-            return (webhook, rpc)
+            rpc = try rpcServer.start()
         } catch {
             webhookServer.shutdown()
             webhookServer.waitUntilStopped()
+            throw error
+        }
+        do {
+            try openStore()
+        } catch {
+            shutdown()
+            waitUntilStopped()
+            throw error
+        }
+        return (webhook, rpc)
+    }
+
+    private func openStore() throws {
+        let started = Date()
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            storeHolder.fail("cannot create data directory")
+            throw StoreError(.openFailed, "cannot create data directory \(configuration.dataDirectory)")
+        }
+        var storeConfiguration = StoreConfiguration(path: configuration.dataDirectory + "/customers.sqlite")
+        storeConfiguration.dedupRetentionSeconds = configuration.dedupRetentionSeconds
+        let commitLatency = metrics.histogram("customer_cache_store_commit_seconds", help: "Duration of one grouped store transaction.")
+        let commitSize = metrics.counter("customer_cache_store_committed_operations_total", help: "Operations committed to the store.")
+        do {
+            let store = try CustomerStore(configuration: storeConfiguration, clock: clock, onCommit: { seconds, operations in
+                commitLatency.observe(seconds: seconds)
+                commitSize.increment(by: operations)
+            })
+            storeHolder.set(store)
+            logger.info("store open", metadata: ["customers": "\(store.count)", "milliseconds": "\(Int(Date().timeIntervalSince(started) * 1000))"])
+        } catch {
+            storeHolder.fail(error.code.rawValue)
+            logger.critical("store failed to open", metadata: ["error": "\(error)"])
             throw error
         }
     }
@@ -61,9 +123,11 @@ public final class CustomerCacheService: Sendable {
         rpcServer.shutdown()
     }
 
+    /// Blocks until both listeners have drained, then closes the store (last, so in-flight writes commit).
     public func waitUntilStopped() {
         webhookServer.waitUntilStopped()
         rpcServer.waitUntilStopped()
+        storeHolder.current?.close()
         logger.info("stopped")
     }
 
@@ -104,5 +168,3 @@ func appendJSONStringLiteral(_ text: String, to buffer: inout [UInt8]) {
     }
     buffer.append(UInt8(ascii: "\""))
 }
-
-import Foundation

@@ -16,6 +16,9 @@ public struct SigningSecret: Sendable, CustomStringConvertible, CustomDebugStrin
     }
 
     /// True while `now` (unix seconds) is before `expiresAt`: the secret stops working at that very second.
+    /// The secret as text, for signing (the `sign` command, the sandbox). Deliberately not `description`.
+    public var secretForSigning: String { String(decoding: keyBytes, as: UTF8.self) }
+
     public func isActive(at now: Int64) -> Bool {
         guard let expiresAt else { return true }
         return now < expiresAt

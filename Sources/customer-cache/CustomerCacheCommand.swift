@@ -9,7 +9,7 @@ struct CustomerCacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customer-cache",
         abstract: "A trustworthy local cache of Digital River customers.",
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, SignCommand.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -28,6 +28,16 @@ struct Serve: ParsableCommand {
     var maxConnections: String?
     @Option(name: .customLong("shutdown-grace-ms"), help: "Time in-flight requests get on shutdown (default 10000).")
     var shutdownGraceMs: String?
+    @Option(name: .customLong("webhook-path"), help: "Path of the webhook endpoint (default /webhooks/digitalriver).")
+    var webhookPath: String?
+    @Option(name: .customLong("webhook-secrets-file"), help: "File holding the signing secrets, comma-separated, newest first (or set CUSTOMER_CACHE_WEBHOOK_SECRETS).")
+    var webhookSecretsFile: String?
+    @Option(name: .customLong("signature-tolerance-seconds"), help: "Accepted signature timestamp skew (default 300).")
+    var signatureToleranceSeconds: String?
+    @Option(name: .customLong("live-mode"), help: "true to mirror live-mode customers, false for test mode (default false).")
+    var liveMode: String?
+    @Option(name: .customLong("dedup-retention-hours"), help: "How long processed event ids are remembered (default 168).")
+    var dedupRetentionHours: String?
 
     func run() throws {
         var flags: [String: String] = [:]
@@ -39,6 +49,11 @@ struct Serve: ParsableCommand {
         flags["max-body-bytes"] = maxBodyBytes
         flags["max-connections"] = maxConnections
         flags["shutdown-grace-ms"] = shutdownGraceMs
+        flags["webhook-path"] = webhookPath
+        flags["webhook-secrets-file"] = webhookSecretsFile
+        flags["signature-tolerance-seconds"] = signatureToleranceSeconds
+        flags["live-mode"] = liveMode
+        flags["dedup-retention-hours"] = dedupRetentionHours
         let environment = ProcessInfo.processInfo.environment
         let configPath = configFile ?? environment["CUSTOMER_CACHE_CONFIG"]
         var fileContents: String?
@@ -50,7 +65,8 @@ struct Serve: ParsableCommand {
         }
         let configuration: AppConfiguration
         do {
-            configuration = try AppConfiguration(sources: ConfigurationSources(flags: flags, environment: environment, fileContents: fileContents))
+            configuration = try AppConfiguration(sources: ConfigurationSources(flags: flags, environment: environment, fileContents: fileContents),
+                                                 environment: environment)
         } catch {
             throw ValidationError(error.description)
         }

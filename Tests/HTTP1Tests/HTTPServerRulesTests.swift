@@ -1,5 +1,6 @@
 import Foundation
 import HTTP1
+import HTTPTestClient
 import Sockets
 import Testing
 

@@ -1,0 +1,23 @@
+import Customers
+import Synchronization
+
+/// The store once it is open. Listeners start before the store has loaded (so liveness answers at once and
+/// readiness can say "loading"); until then writers get 503 and readiness fails.
+final class StoreHolder: Sendable {
+    private let store = Mutex<CustomerStore?>(nil)
+    private let failure = Mutex<String?>(nil)
+
+    var current: CustomerStore? { store.withLock { $0 } }
+
+    func set(_ opened: CustomerStore) { store.withLock { $0 = opened } }
+
+    func fail(_ reason: String) { failure.withLock { $0 = reason } }
+
+    /// Readiness: open and accepting writes.
+    func readiness() -> Readiness.Status {
+        if let reason = failure.withLock({ $0 }) { return .init(ready: false, detail: "store failed to open: \(reason)") }
+        guard let store = current else { return .init(ready: false, detail: "store is opening") }
+        guard store.isOpen else { return .init(ready: false, detail: "store is closed") }
+        return .init(ready: true, detail: "\(store.count) customers in memory")
+    }
+}

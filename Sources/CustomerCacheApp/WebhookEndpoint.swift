@@ -1,0 +1,118 @@
+import Customers
+import HTTP1
+import JSON
+import Logging
+import ServiceMetrics
+import WebhookSignature
+
+/// `POST /webhooks/digitalriver`: verify, decode, apply exactly once, and only then acknowledge.
+///
+/// Status contract (README): 200 applied or recognised (duplicate, older, ignored type); 401 missing, malformed or
+/// wrong signature or a stale timestamp (generic body); 400 well-signed but malformed event, or wrong live/test
+/// mode; 503 when the store cannot commit (Digital River retries). A 2xx is never sent before the commit returned.
+final class WebhookEndpoint: Sendable {
+    private let store: StoreHolder
+    private let verifier: WebhookSignatureVerifier
+    private let liveMode: Bool
+    private let logger: Logger
+    private let counters: WebhookCounters
+    static let jsonLimits = JSONLimits(maxDepth: 64, maxStringBytes: 256 * 1024, maxBytes: 16 << 20)
+
+    init(store: StoreHolder, verifier: WebhookSignatureVerifier, liveMode: Bool, metrics: MetricsRegistry, logger: Logger) {
+        self.store = store
+        self.verifier = verifier
+        self.liveMode = liveMode
+        self.logger = logger
+        self.counters = WebhookCounters(metrics)
+    }
+
+    func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        do {
+            _ = try verifier.verify(header: request.headers["DigitalRiver-Signature"], body: request.body)
+        } catch {
+            counters.rejected(error.code)
+            logger.notice("webhook rejected", metadata: ["reason": "\(error.code.rawValue)"])
+            return .error(.unauthorized, code: "unauthorized", message: "signature verification failed")
+        }
+        counters.verified.increment()
+
+        let event: CustomerEvent
+        do {
+            event = try CustomerEvent(json: try JSONValue.parse(request.body, limits: Self.jsonLimits))
+        } catch let error as JSONParseError {
+            counters.malformed.increment()
+            return .error(.badRequest, code: "malformed_event", message: "body is not valid JSON (\(error.code.rawValue) at byte \(error.offset))")
+        } catch let error as EventDecodingError {
+            counters.malformed.increment()
+            return .error(.badRequest, code: "malformed_event", message: error.description)
+        } catch {
+            counters.malformed.increment()
+            return .error(.badRequest, code: "malformed_event", message: "event could not be decoded")
+        }
+
+        if let eventMode = event.liveMode, eventMode != liveMode {
+            counters.wrongMode.increment()
+            logger.warning("webhook for the other mode rejected", metadata: ["event_id": "\(event.id)", "event_live_mode": "\(eventMode)"])
+            return .error(.badRequest, code: "wrong_mode", message: liveMode ? "this endpoint accepts live-mode events only" : "this endpoint accepts test-mode events only")
+        }
+        if event.kind == .unhandled {
+            counters.outcome(.ignoredType)
+            logger.debug("webhook type not handled", metadata: ["event_id": "\(event.id)", "type": "\(event.type)"])
+            return Self.acknowledgement(.ignoredType)
+        }
+        guard let store = store.current else {
+            counters.storeError.increment()
+            return .error(.serviceUnavailable, code: "store_unavailable", message: "store is not open yet", headers: HTTPHeaders([("Retry-After", "1")]))
+        }
+        do {
+            let outcome = try await store.apply(.event(event))
+            counters.outcome(outcome)
+            logger.debug("webhook applied", metadata: ["event_id": "\(event.id)", "type": "\(event.type)", "outcome": "\(outcome.rawValue)"])
+            return Self.acknowledgement(outcome)
+        } catch {
+            counters.storeError.increment()
+            logger.error("webhook not stored", metadata: ["event_id": "\(event.id)", "error": "\(error.code.rawValue)", "detail": "\(error.message)"])
+            return .error(.serviceUnavailable, code: "store_unavailable", message: "the event could not be stored; retry", headers: HTTPHeaders([("Retry-After", "5")]))
+        }
+    }
+
+    static func acknowledgement(_ outcome: ApplyOutcome) -> HTTPResponse {
+        var body = Array(#"{"status":"#.utf8)
+        JSONValue.appendEscaped(outcome.rawValue, to: &body)
+        body.append(UInt8(ascii: "}"))
+        return .json(.ok, body)
+    }
+}
+
+/// One counter per webhook outcome, registered once so the hot path only increments.
+final class WebhookCounters: Sendable {
+    let verified: Counter
+    let malformed: Counter
+    let wrongMode: Counter
+    let storeError: Counter
+    private let rejections: [WebhookSignatureRejection.Code: Counter]
+    private let outcomes: [ApplyOutcome: Counter]
+
+    init(_ metrics: MetricsRegistry) {
+        let name = "customer_cache_webhook_events_total"
+        let help = "Webhook deliveries by outcome."
+        verified = metrics.counter(name, help: help, labels: [("outcome", "verified")])
+        malformed = metrics.counter(name, help: help, labels: [("outcome", "malformed_event")])
+        wrongMode = metrics.counter(name, help: help, labels: [("outcome", "wrong_mode")])
+        storeError = metrics.counter(name, help: help, labels: [("outcome", "store_error")])
+        var rejections: [WebhookSignatureRejection.Code: Counter] = [:]
+        for code in WebhookSignatureRejection.Code.allCases {
+            let label = code == .timestampOutsideTolerance ? "stale_timestamp" : "bad_signature"
+            rejections[code] = metrics.counter(name, help: help, labels: [("outcome", label), ("reason", code.rawValue)])
+        }
+        self.rejections = rejections
+        var outcomes: [ApplyOutcome: Counter] = [:]
+        for outcome in ApplyOutcome.allCases {
+            outcomes[outcome] = metrics.counter(name, help: help, labels: [("outcome", outcome.rawValue)])
+        }
+        self.outcomes = outcomes
+    }
+
+    func rejected(_ code: WebhookSignatureRejection.Code) { rejections[code]?.increment() }
+    func outcome(_ outcome: ApplyOutcome) { outcomes[outcome]?.increment() }
+}

@@ -1,0 +1,80 @@
+@testable import CustomerCacheApp
+import Customers
+import Foundation
+import HTTPTestClient
+import Logging
+import Sockets
+import Synchronization
+import WebhookSignature
+
+/// A wall clock tests can move; microseconds since the epoch.
+final class TestClock: Sendable {
+    private let value: Mutex<Int64>
+    init(seconds: Int64 = 1_700_000_000) { value = Mutex(seconds * 1_000_000) }
+    var microseconds: Int64 { value.withLock { $0 } }
+    var seconds: Int64 { microseconds / 1_000_000 }
+    func advance(seconds: Int64) { value.withLock { $0 += seconds * 1_000_000 } }
+}
+
+/// A real service on 127.0.0.1 port 0 with a temporary data directory, removed afterwards unless kept for a restart.
+final class LiveService {
+    let service: CustomerCacheService
+    let webhook: SocketAddress
+    let rpc: SocketAddress
+    let dataDirectory: String
+    let clock: TestClock
+    private var stopped = false
+
+    static let secret = "whsec_test_current"
+    static let oldSecret = "whsec_test_previous"
+
+    init(dataDirectory: String? = nil, clock: TestClock = TestClock(), settings: [String: String] = [:],
+         environment: [String: String] = [AppConfiguration.webhookSecretsEnvironmentName: "\(LiveService.secret),\(LiveService.oldSecret)"],
+         logHandler: LogCapture? = nil) throws {
+        let directory = dataDirectory ?? NSTemporaryDirectory() + "cc-app-tests-" + UUID().uuidString
+        self.dataDirectory = directory
+        self.clock = clock
+        var flags = ["webhook-listen": "127.0.0.1:0", "rpc-listen": "127.0.0.1:0", "data-dir": directory, "event-loops": "2"]
+        for (key, value) in settings { flags[key] = value }
+        let configuration = try AppConfiguration(sources: ConfigurationSources(flags: flags, environment: environment, fileContents: nil),
+                                                 environment: environment)
+        var logger = logHandler.map { handler in Logger(label: "test") { _ in handler } } ?? Logger(label: "test")
+        if logHandler == nil { logger.logLevel = .critical }
+        service = CustomerCacheService(configuration: configuration, logger: logger, clock: { clock.microseconds })
+        (webhook, rpc) = try service.start()
+    }
+
+    var store: CustomerStore? { service.storeHolder.current }
+
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        service.shutdown()
+        service.waitUntilStopped()
+    }
+
+    func removeData() { try? FileManager.default.removeItem(atPath: dataDirectory) }
+
+    deinit { stop() }
+
+    /// Posts a signed event (signed now by the test clock unless told otherwise) and returns the response.
+    func postEvent(_ body: [UInt8], secret: String = LiveService.secret, timestamp: Int64? = nil, header: String?? = nil,
+                   client: RawClient? = nil) throws -> WireResponse? {
+        let connection = try client ?? RawClient(webhook)
+        var headers: [(String, String)] = [("Content-Type", "application/json")]
+        let value = header ?? WebhookSigner.header(secret: secret, timestamp: timestamp ?? clock.seconds, body: body)
+        if let value { headers.append(("DigitalRiver-Signature", value)) }
+        return connection.exchange(method: "POST", path: "/webhooks/digitalriver", headers: headers, body: body)
+    }
+}
+
+/// Event bodies as Digital River would send them.
+enum Events {
+    static func customer(_ id: String, updated: String = "2024-01-01T00:00:00Z", email: String = "jane@example.com", forgotten: Bool = false) -> String {
+        #"{"id":"\#(id)","email":"\#(email)","enabled":true,"requestToBeForgotten":\#(forgotten),"liveMode":false,"updatedTime":"\#(updated)","shipping":{"name":"Jane Doe","address":{"line1":"1 Main St","city":"Minneapolis","country":"US"}}}"#
+    }
+
+    static func event(_ eventID: String, type: String = "customer.updated", object: String, created: String = "2024-01-01T00:00:01Z", liveMode: Bool = false) -> [UInt8] {
+        Array(#"{"id":"\#(eventID)","type":"\#(type)","data":{"object":\#(object)},"liveMode":\#(liveMode),"createdTime":"\#(created)","digitalriverVersion":"2021-12-13"}"#.utf8)
+    }
+}
