@@ -56,6 +56,10 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         // A blocking raw-bytes HTTP client shared by the test targets (never linked into the product).
         .target(name: "HTTPTestClient", dependencies: ["Sockets"]),
+        // Load generator and ceiling probes for bench/run (webhooks, SQLite commit rate, HMAC rate).
+        .executableTarget(name: "customer-cache-bench", dependencies: [
+            "HTTPTestClient", "Sockets", "SQLite", "WebhookSignature",
+        ]),
         .testTarget(name: "CustomerCacheAppTests", dependencies: [
             "CustomerCacheApp", "HTTPTestClient", "Sockets", "JSON", "Customers", "WebhookSignature",
             .product(name: "Logging", package: "swift-log"),

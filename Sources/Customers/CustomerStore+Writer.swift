@@ -21,8 +21,8 @@ final class Writer: @unchecked Sendable {
 
     private struct Statements {
         let upsert: SQLiteStatement
-        let seen: SQLiteStatement
         let markSeen: SQLiteStatement
+        let oldestSeen: SQLiteStatement
         let prune: SQLiteStatement
         let setCheckpoint: SQLiteStatement
         let deleteCheckpoint: SQLiteStatement
@@ -52,9 +52,12 @@ final class Writer: @unchecked Sendable {
                 ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_us = excluded.updated_us,
                     event_us = excluded.event_us, stale = excluded.stale, body = excluded.body
                 """),
-            seen: try connection.prepare("SELECT 1 FROM processed_events WHERE id = ?"),
             markSeen: try connection.prepare("INSERT OR IGNORE INTO processed_events (id, received_s) VALUES (?, ?)"),
-            prune: try connection.prepare("DELETE FROM processed_events WHERE received_s < ?"),
+            oldestSeen: try connection.prepare("SELECT received_s FROM processed_events ORDER BY rowid LIMIT 1"),
+            prune: try connection.prepare("""
+                DELETE FROM processed_events WHERE rowid IN
+                    (SELECT rowid FROM processed_events ORDER BY rowid LIMIT 5000) AND received_s < ?
+                """),
             setCheckpoint: try connection.prepare("""
                 INSERT INTO checkpoints (name, value, updated_s) VALUES (?, ?, ?)
                 ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_s = excluded.updated_s
@@ -94,14 +97,19 @@ final class Writer: @unchecked Sendable {
                     for operation in operations {
                         switch operation {
                         case .event(let event):
-                            let seenBefore = try seenInBatch.contains(event.id) || !statements.seen.query([.text(event.id)]) { _ in true }.isEmpty
-                            if seenBefore {
+                            // Recording the id first doubles as the duplicate check: an ignored insert means seen.
+                            // If the batch later fails, the rollback forgets the id too, so a retry applies it.
+                            if seenInBatch.contains(event.id) {
                                 outcomes.append(.duplicate)
                                 continue
                             }
-                            outcomes.append(try apply(CustomerRules.event(event, current: event.customerID.flatMap(lookup))))
-                            seenInBatch.insert(event.id)
                             try statements.markSeen.run([.text(event.id), .integer(nowSeconds)])
+                            if connection.changes == 0 {
+                                outcomes.append(.duplicate)
+                                continue
+                            }
+                            seenInBatch.insert(event.id)
+                            outcomes.append(try apply(CustomerRules.event(event, current: event.customerID.flatMap(lookup))))
                         case .snapshot(let customer, let observedAt):
                             outcomes.append(try apply(CustomerRules.snapshot(customer, observedAt: observedAt, current: lookup(customer.id))))
                         case .forget(let id, let queueUpstream):
@@ -133,7 +141,11 @@ final class Writer: @unchecked Sendable {
                     batch.outcomes.append(outcomes)
                 }
                 if nowSeconds - lastPrune >= 60 {
-                    try statements.prune.run([.integer(nowSeconds - configuration.dedupRetentionSeconds)])
+                    // Bounded work per batch: at most 5,000 of the oldest ids, and only when the oldest has expired.
+                    let cutoff = nowSeconds - configuration.dedupRetentionSeconds
+                    if let oldest = try statements.oldestSeen.query([]) { $0.int64(at: 0) }.first, oldest < cutoff {
+                        try statements.prune.run([.integer(cutoff)])
+                    }
                 }
                 batch.records = Array(overlay.values)
                 return batch

@@ -120,3 +120,34 @@ final class CommitCounter: @unchecked Sendable {
     var commits: Int { lock.lock(); defer { lock.unlock() }; return _commits }
     var operations: Int { lock.lock(); defer { lock.unlock() }; return _operations }
 }
+
+@Suite("Deduplication retention")
+struct DedupRetentionTests {
+    @Test("event ids are forgotten after the retention period, and remembered within it")
+    func retention() async throws {
+        let directory = try ScratchDirectory()
+        let clock = MovableClock(1_700_000_000_000_000)
+        var configuration = StoreConfiguration(path: directory.database)
+        configuration.dedupRetentionSeconds = 3600
+        let store = try CustomerStore(configuration: configuration, clock: { clock.now })
+        defer { store.close() }
+        let event = try Fixture.decoded(Fixture.event("e1", object: Fixture.customer("c1")))
+        #expect(try await store.apply(.event(event)) == .applied)
+        clock.advance(seconds: 1800)
+        #expect(try await store.apply(.event(event)) == .duplicate)
+        clock.advance(seconds: 3600)
+        // Any commit after the retention prunes; the next delivery of e1 is judged by the rules, not as a duplicate.
+        _ = try await store.apply(.event(try Fixture.decoded(Fixture.event("e2", object: Fixture.customer("c2")))))
+        #expect(try await store.apply(.event(event)) == .unchanged)
+    }
+}
+
+/// A clock the test moves, in microseconds.
+final class MovableClock: @unchecked Sendable {
+    // @unchecked: `value` is guarded by `lock`.
+    private let lock = NSLock()
+    private var value: Int64
+    init(_ start: Int64) { value = start }
+    var now: Int64 { lock.lock(); defer { lock.unlock() }; return value }
+    func advance(seconds: Int64) { lock.lock(); value += seconds * 1_000_000; lock.unlock() }
+}
