@@ -31,13 +31,15 @@ let package = Package(
         .target(name: "JSON"),
         // The customer model, event rules (pure) and the SQLite-backed store. No HTTP, no RPC.
         .target(name: "Customers", dependencies: ["JSON", "SQLite"]),
+        // JSON-RPC 2.0 engine: request bytes in, response bytes out. No HTTP, no customers.
+        .target(name: "JSONRPC", dependencies: ["JSON"]),
         // Thin, generic SQLite wrapper: connection, statements, typed errors, migrations. No customers.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Counters, gauges and histograms rendered as Prometheus text; no dependencies.
         .target(name: "ServiceMetrics"),
 
         .target(name: "CustomerCacheApp", dependencies: [
-            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "Customers", "WebhookSignature",
+            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "WebhookSignature",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "customer-cache", dependencies: [
@@ -51,6 +53,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSON"]),
         .testTarget(name: "CustomersTests", dependencies: ["Customers", "JSON"]),
         .testTarget(name: "WebhookSignatureTests", dependencies: ["WebhookSignature"], exclude: ["Fixtures"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),

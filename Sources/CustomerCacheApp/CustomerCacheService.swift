@@ -35,7 +35,7 @@ public final class CustomerCacheService: Sendable {
         let webhook = WebhookEndpoint(store: storeHolder, verifier: verifier, liveMode: configuration.liveMode, metrics: metrics, logger: logger)
         var webhookRouter = HTTPRouter()
         Self.addHealthRoutes(to: &webhookRouter, readiness: readiness)
-        webhookRouter.add("POST", configuration.webhookPath, .async { request in await webhook.handle(request) })
+        webhookRouter.add("POST", configuration.webhookPath, .deferred { request, sink in webhook.handle(request, sink) })
 
         var rpcRouter = HTTPRouter()
         Self.addHealthRoutes(to: &rpcRouter, readiness: readiness)

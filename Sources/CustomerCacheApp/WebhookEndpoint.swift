@@ -26,13 +26,44 @@ final class WebhookEndpoint: Sendable {
         self.counters = WebhookCounters(metrics)
     }
 
-    func handle(_ request: HTTPRequest) async -> HTTPResponse {
+    /// Verification and decoding run on the event loop (microseconds of CPU); the commit waits on the store's
+    /// writer thread, which answers through the sink once the batch holding this event is durable.
+    func handle(_ request: HTTPRequest, _ sink: HTTPResponseSink) {
+        switch prepare(request) {
+        case .respond(let response):
+            sink.send(response)
+        case .apply(let event, let store):
+            let counters = self.counters
+            let logger = self.logger
+            store.submit([.event(event)]) { result in
+                switch result {
+                case .success(let outcomes):
+                    let outcome = outcomes.first ?? .unchanged
+                    counters.outcome(outcome)
+                    logger.debug("webhook applied", metadata: ["event_id": "\(event.id)", "type": "\(event.type)", "outcome": "\(outcome.rawValue)"])
+                    sink.send(Self.acknowledgement(outcome))
+                case .failure(let error):
+                    counters.storeError.increment()
+                    logger.error("webhook not stored", metadata: ["event_id": "\(event.id)", "error": "\(error.code.rawValue)", "detail": "\(error.message)"])
+                    sink.send(.error(.serviceUnavailable, code: "store_unavailable", message: "the event could not be stored; retry",
+                                     headers: HTTPHeaders([("Retry-After", "5")])))
+                }
+            }
+        }
+    }
+
+    private enum Preparation {
+        case respond(HTTPResponse)
+        case apply(CustomerEvent, CustomerStore)
+    }
+
+    private func prepare(_ request: HTTPRequest) -> Preparation {
         do {
             _ = try verifier.verify(header: request.headers["DigitalRiver-Signature"], body: request.body)
         } catch {
             counters.rejected(error.code)
             logger.notice("webhook rejected", metadata: ["reason": "\(error.code.rawValue)"])
-            return .error(.unauthorized, code: "unauthorized", message: "signature verification failed")
+            return .respond(.error(.unauthorized, code: "unauthorized", message: "signature verification failed"))
         }
         counters.verified.increment()
 
@@ -41,39 +72,30 @@ final class WebhookEndpoint: Sendable {
             event = try CustomerEvent(json: try JSONValue.parse(request.body, limits: Self.jsonLimits))
         } catch let error as JSONParseError {
             counters.malformed.increment()
-            return .error(.badRequest, code: "malformed_event", message: "body is not valid JSON (\(error.code.rawValue) at byte \(error.offset))")
+            return .respond(.error(.badRequest, code: "malformed_event", message: "body is not valid JSON (\(error.code.rawValue) at byte \(error.offset))"))
         } catch let error as EventDecodingError {
             counters.malformed.increment()
-            return .error(.badRequest, code: "malformed_event", message: error.description)
+            return .respond(.error(.badRequest, code: "malformed_event", message: error.description))
         } catch {
             counters.malformed.increment()
-            return .error(.badRequest, code: "malformed_event", message: "event could not be decoded")
+            return .respond(.error(.badRequest, code: "malformed_event", message: "event could not be decoded"))
         }
 
         if let eventMode = event.liveMode, eventMode != liveMode {
             counters.wrongMode.increment()
             logger.warning("webhook for the other mode rejected", metadata: ["event_id": "\(event.id)", "event_live_mode": "\(eventMode)"])
-            return .error(.badRequest, code: "wrong_mode", message: liveMode ? "this endpoint accepts live-mode events only" : "this endpoint accepts test-mode events only")
+            return .respond(.error(.badRequest, code: "wrong_mode", message: liveMode ? "this endpoint accepts live-mode events only" : "this endpoint accepts test-mode events only"))
         }
         if event.kind == .unhandled {
             counters.outcome(.ignoredType)
             logger.debug("webhook type not handled", metadata: ["event_id": "\(event.id)", "type": "\(event.type)"])
-            return Self.acknowledgement(.ignoredType)
+            return .respond(Self.acknowledgement(.ignoredType))
         }
         guard let store = store.current else {
             counters.storeError.increment()
-            return .error(.serviceUnavailable, code: "store_unavailable", message: "store is not open yet", headers: HTTPHeaders([("Retry-After", "1")]))
+            return .respond(.error(.serviceUnavailable, code: "store_unavailable", message: "store is not open yet", headers: HTTPHeaders([("Retry-After", "1")])))
         }
-        do {
-            let outcome = try await store.apply(.event(event))
-            counters.outcome(outcome)
-            logger.debug("webhook applied", metadata: ["event_id": "\(event.id)", "type": "\(event.type)", "outcome": "\(outcome.rawValue)"])
-            return Self.acknowledgement(outcome)
-        } catch {
-            counters.storeError.increment()
-            logger.error("webhook not stored", metadata: ["event_id": "\(event.id)", "error": "\(error.code.rawValue)", "detail": "\(error.message)"])
-            return .error(.serviceUnavailable, code: "store_unavailable", message: "the event could not be stored; retry", headers: HTTPHeaders([("Retry-After", "5")]))
-        }
+        return .apply(event, store)
     }
 
     static func acknowledgement(_ outcome: ApplyOutcome) -> HTTPResponse {

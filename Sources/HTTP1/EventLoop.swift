@@ -31,6 +31,10 @@ final class EventLoop: @unchecked Sendable {
     private var shuttingDown = false
     private var shutdownDeadline = Int.max
     private var lastSweep = 0
+    /// The loop's own thread, so a deferred handler that answers at once is completed inline.
+    private var loopThread: pthread_t?
+    /// The connection whose deferred handler is running right now on this thread.
+    private var dispatchingConnectionID: UInt64?
     private let configuration: HTTPServerConfiguration
     private let logger: Logger
 
@@ -68,13 +72,18 @@ final class EventLoop: @unchecked Sendable {
     }
 
     func post(_ completion: Completion) {
-        mailbox.withLock { $0.completions.append(completion) }
-        wakeup.signal()
+        // Only the first completion into an empty mailbox needs a wake-up: the loop drains everything at once.
+        let wasEmpty = mailbox.withLock { state -> Bool in
+            state.completions.append(completion)
+            return state.completions.count == 1
+        }
+        if wasEmpty { wakeup.signal() }
     }
 
     // MARK: loop
 
     func run() {
+        loopThread = pthread_self()
         while true {
             do {
                 try epoll.wait(timeoutMilliseconds: Self.sweepIntervalMilliseconds) { token, events in
@@ -155,12 +164,24 @@ final class EventLoop: @unchecked Sendable {
                     path: completion.path, startedAt: completion.startedAt)
             guard connections[completion.connectionID] != nil else { continue }
             if connection.state == .reading {
-                updateInterest(connection)
+                if connection.pausedReading {
+                    connection.pausedReading = false
+                    updateInterest(connection)
+                }
                 processInput(connection)
             }
             flush(connection)
         }
         if shutdown, !shuttingDown { beginShutdown() }
+    }
+
+    private func completeDuringDispatch(_ completion: Completion) {
+        server.shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)
+        dispatchingConnectionID = nil
+        guard let connection = connections[completion.connectionID] else { return }
+        connection.state = .reading
+        enqueue(completion.response, on: connection, isHead: completion.isHead, method: completion.method,
+                path: completion.path, startedAt: completion.startedAt)
     }
 
     private func beginShutdown() {
@@ -223,6 +244,11 @@ final class EventLoop: @unchecked Sendable {
         if connection.state == .reading {
             processInput(connection)
             flush(connection)
+        } else if connection.state == .awaitingHandler, connection.inbound.count - connection.inboundOffset > 64 * 1024 {
+            // A pipelining client got ahead of a slow handler: stop reading until its response is out, so the
+            // buffer stays bounded (interest is restored when the response is queued).
+            connection.pausedReading = true
+            updateInterest(connection)
         }
     }
 
@@ -299,7 +325,6 @@ final class EventLoop: @unchecked Sendable {
                 return
             }
             connection.state = .awaitingHandler
-            updateInterest(connection)
             let id = connection.id
             let method = request.method
             let path = request.path
@@ -307,6 +332,24 @@ final class EventLoop: @unchecked Sendable {
                 let response = await handler(request)
                 post(Completion(connectionID: id, response: response, isHead: isHead, method: method, path: path, startedAt: startedAt))
             }
+        case .handler(.deferred(let handler), let parameters):
+            if !parameters.isEmpty { request.pathParameters = parameters }
+            connection.state = .awaitingHandler
+            let id = connection.id
+            let method = request.method
+            let path = request.path
+            server.shared.asyncHandlersInFlight.wrappingAdd(1, ordering: .relaxed)
+            dispatchingConnectionID = id
+            handler(request, HTTPResponseSink { [self] response in
+                let completion = Completion(connectionID: id, response: response, isHead: isHead, method: method, path: path, startedAt: startedAt)
+                if let loopThread, pthread_equal(pthread_self(), loopThread) != 0, dispatchingConnectionID == id {
+                    // Answered during dispatch (a cache hit): queue the response here; processInput goes on.
+                    completeDuringDispatch(completion)
+                } else {
+                    post(completion)
+                }
+            })
+            dispatchingConnectionID = nil
         }
     }
 
@@ -399,7 +442,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func updateInterest(_ connection: Connection) {
         var events: EpollEvents = [.peerHangUp]
-        if connection.state != .awaitingHandler { events.insert(.readable) }
+        if !connection.pausedReading { events.insert(.readable) }
         if connection.watchingWritable { events.insert(.writable) }
         try? epoll.modify(connection.socket.descriptor, events: events, token: connection.id)
     }
@@ -466,6 +509,7 @@ final class Connection {
     var outbound: [UInt8] = []
     var outboundOffset = 0
     var watchingWritable = false
+    var pausedReading = false
     var closeAfterCurrent = false
     var currentVersion = HTTPVersion.http1_1
     var currentWantsKeepAliveHeader = false

@@ -1,8 +1,19 @@
-/// How a route's handler runs: inline on the event loop (fast, must never block) or as a task off the loop
-/// (anything that waits on disk or network), so one slow handler never stalls other connections.
+/// How a route's handler runs: inline on the event loop (fast, must never block), as a task off the loop
+/// (anything that awaits disk or network), or deferred: started on the loop, answered later from any thread
+/// through an `HTTPResponseSink`. Deferred suits work handed to a thread of its own (the store's writer): it
+/// saves the task hops, and on 2 cores those context switches cost more than the work.
 public enum HTTPHandler: Sendable {
     case inline(@Sendable (HTTPRequest) -> HTTPResponse)
     case async(@Sendable (HTTPRequest) async -> HTTPResponse)
+    case deferred(@Sendable (HTTPRequest, HTTPResponseSink) -> Void)
+}
+
+/// Completes one deferred request from any thread. Call `send` exactly once; a sink that is never sent leaves the
+/// connection waiting until shutdown, so handlers must complete on every path.
+public struct HTTPResponseSink: Sendable {
+    let deliver: @Sendable (HTTPResponse) -> Void
+
+    public func send(_ response: HTTPResponse) { deliver(response) }
 }
 
 /// Method + path routing with 404 and 405 (+ Allow); HEAD is served by the GET handler without a body.

@@ -127,10 +127,16 @@ struct HTTPServerRulesTests {
         let client = try RawClient(server.address)
         client.send("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n100"
                     + "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"
+                    + "POST /deferred HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\ndeferred"
+                    + "POST /deferred-now HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nnow"
                     + "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
                     + "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ntwo\r\n0\r\n\r\n")
         #expect(client.readResponse()?.bodyText == #"{"slow":true}"#)
         #expect(client.readResponse()?.bodyText == "one")
+        let deferred = client.readResponse()
+        #expect(deferred?.status == 202)
+        #expect(deferred?.bodyText == "deferred")
+        #expect(client.readResponse()?.bodyText == "now")
         #expect(client.readResponse()?.bodyText == #"{"hello":"world"}"#)
         #expect(client.readResponse()?.bodyText == "two")
     }

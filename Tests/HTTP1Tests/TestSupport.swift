@@ -23,6 +23,15 @@ final class TestServer {
             try? await Task.sleep(for: .milliseconds(Int(String(decoding: request.body, as: UTF8.self)) ?? 300))
             return .json(.ok, Array(#"{"slow":true}"#.utf8))
         })
+        router.add("POST", "/deferred", .deferred { request, sink in
+            // Answered from another thread, as the store's writer does.
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) {
+                sink.send(HTTPResponse(status: .accepted, body: request.body))
+            }
+        })
+        router.add("POST", "/deferred-now", .deferred { request, sink in
+            sink.send(HTTPResponse(status: .ok, body: request.body))
+        })
         extraRoutes(&router)
         var configuration = HTTPServerConfiguration(address: try SocketAddress(parsing: "127.0.0.1:0"), name: "test",
                                                     eventLoopCount: eventLoops, limits: limits, timeouts: timeouts)

@@ -1,0 +1,94 @@
+/// A method implementation. Typed throws: whatever `JSONRPCError` it throws is sent to the caller as is.
+public typealias JSONRPCHandler = @Sendable (JSONRPCCall) async throws(JSONRPCError) -> JSONRPCResult
+
+/// A synchronous attempt at a call (a cache hit): answer now, or say the call must take the async path.
+/// Lets the transport answer on its event loop without creating a task when every call can be answered at once.
+public typealias JSONRPCImmediateHandler = @Sendable (JSONRPCCall) -> JSONRPCImmediateResult
+
+/// What an immediate handler decided.
+public enum JSONRPCImmediateResult: Sendable {
+    case result(JSONRPCResult)
+    case error(JSONRPCError)
+    /// The call needs I/O (a cache miss): run the method's async handler instead.
+    case needsAsync
+}
+
+/// A method implementation that may throw any error; see `JSONRPCMethodTable.registerMappingErrors`.
+public typealias JSONRPCAnyErrorHandler = @Sendable (JSONRPCCall) async throws -> JSONRPCResult
+
+/// How the members of a batch that call a method are scheduled.
+///
+/// While every registered method is `.inline`, a batch runs strictly in request order. Once any method is
+/// `.concurrent`, a batch holding two or more such calls runs them alongside the rest, so side effects of
+/// different members may interleave (the spec allows any order); clients must not rely on one member of a
+/// batch seeing another's effects. Responses are always in request order.
+public enum JSONRPCExecution: Sendable, Hashable {
+    /// Awaited one after another on the request's task. Right for methods that usually return without
+    /// suspending (cache hits): an `await` that does not suspend costs about a function call, while a child
+    /// task costs an allocation and a scheduler round trip.
+    case inline
+    /// Run as child tasks alongside the rest of the batch when a batch holds two or more such calls. Right for
+    /// methods that usually suspend (database or network I/O), so one batch does not wait for them in series.
+    case concurrent
+}
+
+/// The registered methods; names are unique. Built once at start-up and then shared read-only.
+///
+/// Names beginning with `rpc.` are reserved by the spec for rpc-internal methods and extensions: clients can
+/// only reach one if the application deliberately registers it here, and an unregistered `rpc.*` name is
+/// answered like any unknown method (-32601), never routed anywhere else.
+public struct JSONRPCMethodTable: Sendable {
+    /// A handler as stored: the two registration styles differ only in how errors are mapped.
+    enum Body: Sendable {
+        case typed(JSONRPCHandler)
+        case mappingErrors(JSONRPCAnyErrorHandler)
+    }
+
+    struct Entry: Sendable {
+        let body: Body
+        let execution: JSONRPCExecution
+        var immediate: JSONRPCImmediateHandler? = nil
+    }
+
+    private(set) var entries: [String: Entry] = [:]
+    /// Kept in registration order so `methodNames` is stable for discovery documents and logs.
+    public private(set) var methodNames: [String] = []
+    /// Lets the server skip scheduling work for batches when no method asked for concurrency.
+    private(set) var hasConcurrentMethods = false
+
+    public init() {}
+
+    /// Registers `handler` under `name`. Registering a name twice is a programming error and traps, because
+    /// silently replacing a method would make the table's meaning depend on registration order.
+    public mutating func register(_ name: String, execution: JSONRPCExecution = .inline,
+                                  immediate: JSONRPCImmediateHandler? = nil,
+                                  _ handler: @escaping JSONRPCHandler) {
+        add(name, Entry(body: .typed(handler), execution: execution, immediate: immediate))
+    }
+
+    /// Registers a handler that may throw any error, for code built on throwing APIs (SQLite, I/O).
+    /// A thrown `JSONRPCError` is returned as is; anything else becomes -32603 with data
+    /// `{"reason":"unexpected_error"}` and its text is never sent (the server's `onUnexpectedError` sees it).
+    public mutating func registerMappingErrors(_ name: String, execution: JSONRPCExecution = .inline,
+                                               _ handler: @escaping JSONRPCAnyErrorHandler) {
+        add(name, Entry(body: .mappingErrors(handler), execution: execution))
+    }
+
+    private mutating func add(_ name: String, _ entry: Entry) {
+        precondition(!name.isEmpty, "a JSON-RPC method name must not be empty")
+        precondition(entries[name] == nil, "JSON-RPC method \(name) registered twice")
+        entries[name] = entry
+        if entry.execution == .concurrent { hasConcurrentMethods = true }
+        methodNames.append(name)
+    }
+
+    /// Whether `name` is registered.
+    public func contains(_ name: String) -> Bool {
+        entries[name] != nil
+    }
+
+    /// Spec §3: names starting with `rpc.` belong to the protocol, not to applications.
+    public static func isReserved(_ name: String) -> Bool {
+        name.utf8.starts(with: "rpc.".utf8)
+    }
+}
