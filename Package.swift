@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Counters, gauges and histograms rendered as Prometheus text; no dependencies.
         .target(name: "ServiceMetrics"),
+        // Digital River's Customers API over an injected transport (URLSession in production); maps DR JSON to Customer.
+        .target(name: "DigitalRiverAPI", dependencies: ["JSON", "Customers", .product(name: "Logging", package: "swift-log")]),
 
         .target(name: "CustomerCacheApp", dependencies: [
             "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "WebhookSignature",
@@ -68,6 +70,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServiceMetricsTests", dependencies: ["ServiceMetrics"]),
+        .testTarget(name: "DigitalRiverAPITests", dependencies: [
+            "DigitalRiverAPI", "HTTP1", "Sockets", "JSON", "Customers", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "HTTPTestClient", "Sockets", .product(name: "Logging", package: "swift-log")]),
     ]
 )
