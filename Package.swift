@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "DigitalRiverAPI", dependencies: ["JSON", "Customers", .product(name: "Logging", package: "swift-log")]),
 
         .target(name: "CustomerCacheApp", dependencies: [
-            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "WebhookSignature",
+            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "WebhookSignature", "DigitalRiverAPI",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "customer-cache", dependencies: [

@@ -28,6 +28,29 @@ public struct AppConfiguration: Sendable {
     /// How long processed event ids are remembered for deduplication.
     public var dedupRetentionSeconds: Int64
 
+    /// Internal callers' bearer tokens; empty means RPC authentication is off.
+    public var callerTokens: CallerTokens
+    /// Digital River base URL, used when an API key is configured.
+    public var upstreamURL: String
+    /// Digital River API key (from `DR_API_KEY` or `api-key-file`); nil leaves the upstream disabled unless `sandbox`.
+    public var upstreamAPIKey: String?
+    /// Run an in-process Digital River emulator as the upstream (demos); never the default.
+    public var sandbox: Bool
+    public var upstreamRequestTimeoutSeconds: Double
+    public var upstreamMaxConcurrency: Int
+    /// How `updatedTime` filters are sent on the list API (reference §7.12 is an open question).
+    public var upstreamUpdatedFilterStyle: String
+    /// How long "not found upstream" is remembered.
+    public var negativeCacheSeconds: Int64
+    /// How often queued forgets are retried towards Digital River.
+    public var forgetRetrySeconds: Double
+    public var rpcMaxBatch: Int
+    public var rpcMaxDepth: Int
+    public var rpcMaxStringBytes: Int
+
+    /// The API key's environment variable.
+    public static let apiKeyEnvironmentName = "DR_API_KEY"
+
     /// The secrets' environment variable: the secrets themselves, so it is read from the environment only.
     public static let webhookSecretsEnvironmentName = "CUSTOMER_CACHE_WEBHOOK_SECRETS"
 
@@ -86,8 +109,52 @@ public struct AppConfiguration: Sendable {
         } else {
             webhookSecrets = []
         }
+        callerTokens = try Self.loadTokens(sources: sources, environment: environment, readFile: readFile)
+        upstreamURL = try sources.string("upstream-url")
+        guard upstreamURL.hasPrefix("https://") || upstreamURL.hasPrefix("http://") else {
+            throw ConfigurationError(key: "upstream-url", reason: "must be an http:// or https:// URL")
+        }
+        let keyFile = sources.optionalString("api-key-file")
+        let keyFromEnvironment = environment[Self.apiKeyEnvironmentName].flatMap { $0.isEmpty ? nil : $0 }
+        switch (keyFile, keyFromEnvironment) {
+        case (.some, .some):
+            throw ConfigurationError(key: "api-key-file", reason: "set either it or \(Self.apiKeyEnvironmentName), not both")
+        case (.some(let path), nil):
+            guard let text = readFile(path) else { throw ConfigurationError(key: "api-key-file", reason: "cannot read \(path)") }
+            upstreamAPIKey = text.trimmingCharacters(in: " \t\r\n")
+        case (nil, .some(let key)):
+            upstreamAPIKey = key.trimmingCharacters(in: " \t\r\n")
+        case (nil, nil):
+            upstreamAPIKey = nil
+        }
+        sandbox = try sources.boolean("sandbox")
+        upstreamRequestTimeoutSeconds = Double(try sources.integer("upstream-timeout-ms", range: 100...120_000)) / 1000
+        upstreamMaxConcurrency = try sources.integer("upstream-max-concurrency", range: 1...256)
+        upstreamUpdatedFilterStyle = try sources.choice("upstream-updated-filter", ["bracketed", "plain"])
+        negativeCacheSeconds = Int64(try sources.integer("negative-cache-seconds", range: 0...86_400))
+        forgetRetrySeconds = Double(try sources.integer("forget-retry-seconds", range: 1...86_400))
+        rpcMaxBatch = try sources.integer("rpc-max-batch", range: 1...10_000)
+        rpcMaxDepth = try sources.integer("rpc-max-depth", range: 4...256)
+        rpcMaxStringBytes = try sources.integer("rpc-max-string-bytes", range: 256...16 << 20)
         if webhookListen == rpcListen, webhookListen.port != 0 {
             throw ConfigurationError(key: "rpc-listen", reason: "must differ from webhook-listen: the internal API must not share the public listener")
+        }
+    }
+
+    private static func loadTokens(sources: ConfigurationSources, environment: [String: String],
+                                   readFile: (String) -> String?) throws(ConfigurationError) -> CallerTokens {
+        let file = sources.optionalString("rpc-tokens-file")
+        let fromEnvironment = environment[CallerTokens.environmentName].flatMap { $0.isEmpty ? nil : $0 }
+        switch (file, fromEnvironment) {
+        case (.some, .some):
+            throw ConfigurationError(key: "rpc-tokens-file", reason: "set either it or \(CallerTokens.environmentName), not both")
+        case (.some(let path), nil):
+            guard let text = readFile(path) else { throw ConfigurationError(key: "rpc-tokens-file", reason: "cannot read \(path)") }
+            return try CallerTokens(parsing: text)
+        case (nil, .some(let text)):
+            return try CallerTokens(parsing: text)
+        case (nil, nil):
+            return .none
         }
     }
 
@@ -134,5 +201,17 @@ extension AppConfiguration {
         .init(key: "signature-tolerance-seconds", defaultValue: "300", help: "Accepted signature timestamp skew, both directions"),
         .init(key: "live-mode", defaultValue: "false", help: "true for live (production) events, false for test mode"),
         .init(key: "dedup-retention-hours", defaultValue: "168", help: "How long processed event ids are remembered"),
+        .init(key: "rpc-tokens-file", defaultValue: nil, help: "File of 'caller token [methods]' lines (else CUSTOMER_CACHE_RPC_TOKENS); unset: no RPC auth"),
+        .init(key: "upstream-url", defaultValue: "https://api.digitalriver.com", help: "Digital River API base URL"),
+        .init(key: "api-key-file", defaultValue: nil, help: "File with the Digital River secret API key (else DR_API_KEY); unset: upstream disabled"),
+        .init(key: "sandbox", defaultValue: "false", help: "Run an in-process Digital River emulator as the upstream (demos only)"),
+        .init(key: "upstream-timeout-ms", defaultValue: "10000", help: "Deadline of one Digital River request"),
+        .init(key: "upstream-max-concurrency", defaultValue: "16", help: "Digital River requests in flight at once"),
+        .init(key: "upstream-updated-filter", defaultValue: "bracketed", help: "updatedTime filter encoding: bracketed (updatedTime[gte]=) or plain"),
+        .init(key: "negative-cache-seconds", defaultValue: "60", help: "How long 'not found upstream' is remembered (0: never)"),
+        .init(key: "forget-retry-seconds", defaultValue: "30", help: "Interval between retries of queued forgets"),
+        .init(key: "rpc-max-batch", defaultValue: "100", help: "Most calls in one JSON-RPC batch"),
+        .init(key: "rpc-max-depth", defaultValue: "32", help: "Deepest JSON nesting in a JSON-RPC body"),
+        .init(key: "rpc-max-string-bytes", defaultValue: "65536", help: "Longest JSON string in a JSON-RPC body"),
     ]
 }

@@ -1,9 +1,12 @@
 import Customers
+import DigitalRiverAPI
 import Foundation
+import JSONRPC
 import HTTP1
 import Logging
 import ServiceMetrics
 import Sockets
+import Synchronization
 import WebhookSignature
 
 /// The running service: the public webhook listener and the internal RPC listener, wired to one store.
@@ -16,6 +19,10 @@ public final class CustomerCacheService: Sendable {
     private let rpcServer: HTTPServer
     let storeHolder = StoreHolder()
     private let clock: @Sendable () -> Int64
+    private let forgetDelivery: ForgetDelivery?
+    private let backgroundTasks = Mutex<[Task<Void, Never>]>([])
+    /// The Digital River client, nil while the upstream is disabled.
+    let upstream: DigitalRiverClient?
 
     /// `clock` is wall time in microseconds (tests move it); signatures use the same clock in seconds.
     public init(configuration: AppConfiguration, logger: Logger,
@@ -37,8 +44,37 @@ public final class CustomerCacheService: Sendable {
         Self.addHealthRoutes(to: &webhookRouter, readiness: readiness)
         webhookRouter.add("POST", configuration.webhookPath, .deferred { request, sink in webhook.handle(request, sink) })
 
+        let upstream = Self.makeUpstream(configuration, logger: logger)
+        self.upstream = upstream
+        let methods = CustomerMethods(store: storeHolder, upstream: upstream, negativeCacheSeconds: configuration.negativeCacheSeconds,
+                                      metrics: metrics, logger: logger, clock: clock)
+        var table = JSONRPCMethodTable()
+        let tokens = configuration.callerTokens
+        methods.register(into: &table) { call in
+            guard !tokens.isEmpty, let name = call.context.caller, let caller = tokens.caller(named: name) else { return nil }
+            return caller.may(call: call.method) ? nil : RPCErrorCode.unauthorized.error([("method", .string(call.method))])
+        }
+        let rpcEngine = JSONRPCServer(methods: table, limits: JSONRPCLimits(maxBodyBytes: configuration.limits.maxBodyBytes,
+                                                                             maxBatchLength: configuration.rpcMaxBatch,
+                                                                             maxDepth: configuration.rpcMaxDepth,
+                                                                             maxStringBytes: configuration.rpcMaxStringBytes))
+        let rpc = RPCEndpoint(server: rpcEngine, tokens: tokens)
+        forgetDelivery = upstream.map { ForgetDelivery(store: storeHolder, upstream: $0, intervalSeconds: configuration.forgetRetrySeconds,
+                                                       metrics: metrics, logger: logger) }
+        readiness.register("forget_queue") {
+            let pending = storeHolder.current?.queuedForgets.count ?? 0
+            return .init(ready: true, detail: pending == 0 ? "no forget pending upstream" : "\(pending) forget(s) waiting for Digital River")
+        }
+        readiness.register("upstream") {
+            .init(ready: true, detail: upstream == nil ? "disabled: cache-only (no API key, no --sandbox)" : "configured")
+        }
+        metrics.gauge("customer_cache_forget_queue", help: "Requests to be forgotten not yet delivered to Digital River.") {
+            storeHolder.current?.queuedForgets.count ?? 0
+        }
+
         var rpcRouter = HTTPRouter()
         Self.addHealthRoutes(to: &rpcRouter, readiness: readiness)
+        rpcRouter.add("POST", "/rpc", .deferred { request, sink in rpc.handle(request, sink) })
         rpcRouter.add("GET", "/metrics", .inline { _ in
             HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4")]),
                          body: Array(metrics.render().utf8))
@@ -46,9 +82,9 @@ public final class CustomerCacheService: Sendable {
 
         webhookServer = HTTPServer(configuration: configuration.httpConfiguration(address: configuration.webhookListen, name: "webhook"),
                                    router: webhookRouter, logger: logger)
-        rpcServer = HTTPServer(configuration: configuration.httpConfiguration(address: configuration.rpcListen, name: "rpc"),
-                               router: rpcRouter, logger: logger)
-        for (name, server) in [("webhook", webhookServer), ("rpc", rpcServer)] {
+        self.rpcServer = HTTPServer(configuration: configuration.httpConfiguration(address: configuration.rpcListen, name: "rpc"),
+                                    router: rpcRouter, logger: logger)
+        for (name, server) in [("webhook", webhookServer), ("rpc", self.rpcServer)] {
             metrics.gauge("customer_cache_http_open_connections", help: "Open TCP connections per listener.", labels: [("listener", name)]) {
                 server.openConnections
             }
@@ -87,6 +123,9 @@ public final class CustomerCacheService: Sendable {
             waitUntilStopped()
             throw error
         }
+        if let forgetDelivery {
+            backgroundTasks.withLock { $0.append(Task { await forgetDelivery.run() }) }
+        }
         return (webhook, rpc)
     }
 
@@ -119,6 +158,7 @@ public final class CustomerCacheService: Sendable {
     /// Graceful: both listeners stop accepting and drain in-flight requests within the grace period.
     public func shutdown() {
         logger.info("shutdown requested")
+        backgroundTasks.withLock { tasks in tasks.forEach { $0.cancel() } }
         webhookServer.shutdown()
         rpcServer.shutdown()
     }
@@ -129,6 +169,22 @@ public final class CustomerCacheService: Sendable {
         rpcServer.waitUntilStopped()
         storeHolder.current?.close()
         logger.info("stopped")
+    }
+
+    /// The Digital River client, or nil (cache-only) without an API key; says which, loudly.
+    static func makeUpstream(_ configuration: AppConfiguration, logger: Logger) -> DigitalRiverClient? {
+        guard let raw = configuration.upstreamAPIKey, let key = DigitalRiverAPIKey(raw) else {
+            logger.warning("upstream disabled: no Digital River API key (DR_API_KEY or api-key-file) and no --sandbox; serving from the cache only")
+            return nil
+        }
+        var clientConfiguration = DigitalRiverClientConfiguration(apiKey: key)
+        clientConfiguration.baseURL = configuration.upstreamURL
+        clientConfiguration.requestTimeoutSeconds = configuration.upstreamRequestTimeoutSeconds
+        clientConfiguration.maxConcurrentRequests = configuration.upstreamMaxConcurrency
+        clientConfiguration.updatedTimeFilterStyle = UpdatedTimeFilterStyle(rawValue: configuration.upstreamUpdatedFilterStyle) ?? .bracketed
+        logger.info("upstream configured", metadata: ["url": "\(configuration.upstreamURL)"])
+        return DigitalRiverClient(configuration: clientConfiguration,
+                                  transport: URLSessionTransport(maxConnectionsPerHost: configuration.upstreamMaxConcurrency), logger: logger)
     }
 
     static func addHealthRoutes(to router: inout HTTPRouter, readiness: Readiness) {

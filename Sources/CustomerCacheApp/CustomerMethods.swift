@@ -1,0 +1,347 @@
+import Customers
+import DigitalRiverAPI
+import Foundation
+import JSON
+import JSONRPC
+import Logging
+import ServiceMetrics
+
+/// The customer.* and cache.* JSON-RPC methods. Reads are answered from memory; misses, stale entries and
+/// `consistency: "upstream"` read through to Digital River; writes go through the same store rules as webhooks.
+final class CustomerMethods: Sendable {
+    private let store: StoreHolder
+    private let upstream: DigitalRiverClient?
+    private let negativeCache: NegativeCache
+    private let reads = SingleFlight<Result<CustomerRecord, JSONRPCError>>()
+    private let ensures = SingleFlight<Result<(CustomerRecord, Bool), JSONRPCError>>()
+    private let logger: Logger
+    private let clock: @Sendable () -> Int64
+    private let counters: RPCCounters
+
+    init(store: StoreHolder, upstream: DigitalRiverClient?, negativeCacheSeconds: Int64, metrics: MetricsRegistry,
+         logger: Logger, clock: @escaping @Sendable () -> Int64) {
+        self.store = store
+        self.upstream = upstream
+        self.negativeCache = NegativeCache(ttlSeconds: negativeCacheSeconds)
+        self.logger = logger
+        self.clock = clock
+        self.counters = RPCCounters(metrics)
+    }
+
+    /// Every method this service answers, for the method table and the OpenRPC consistency test.
+    static let methodNames = ["customer.get", "customer.ensure", "customer.forget", "cache.load", "cache.checkpoint"]
+
+    func register(into table: inout JSONRPCMethodTable, authorize: @escaping @Sendable (JSONRPCCall) -> JSONRPCError?) {
+        table.register("customer.get", execution: .concurrent, immediate: { [self] call in
+            if let denied = authorize(call) { return .error(denied) }
+            return getImmediately(call)
+        }) { [self] call throws(JSONRPCError) in
+            if let denied = authorize(call) { throw denied }
+            return try await get(call)
+        }
+        table.register("customer.ensure", execution: .concurrent) { [self] call throws(JSONRPCError) in
+            if let denied = authorize(call) { throw denied }
+            return try await ensure(call)
+        }
+        table.register("customer.forget", execution: .concurrent) { [self] call throws(JSONRPCError) in
+            if let denied = authorize(call) { throw denied }
+            return try await forget(call)
+        }
+        table.register("cache.load") { [self] call throws(JSONRPCError) in
+            if let denied = authorize(call) { throw denied }
+            return try await load(call)
+        }
+        table.register("cache.checkpoint", immediate: { [self] call in
+            if let denied = authorize(call) { return .error(denied) }
+            do throws(JSONRPCError) { return .result(try checkpoint(call)) } catch { return .error(error) }
+        }) { [self] call throws(JSONRPCError) in
+            if let denied = authorize(call) { throw denied }
+            return try checkpoint(call)
+        }
+    }
+
+    // MARK: customer.get
+
+    private struct GetParameters {
+        let id: String
+        let fromUpstream: Bool
+    }
+
+    private func getParameters(_ call: JSONRPCCall) throws(JSONRPCError) -> GetParameters {
+        try call.rejectUnknownParameters(allowed: ["id", "consistency"])
+        let id = try customerID(call)
+        switch try call.optionalString("consistency") {
+        case nil, "cache"?: return GetParameters(id: id, fromUpstream: false)
+        case "upstream"?: return GetParameters(id: id, fromUpstream: true)
+        default: throw .invalidParams(parameter: "consistency", reason: #"must be "cache" or "upstream""#)
+        }
+    }
+
+    /// The event-loop path: cache hits and definite answers; anything needing I/O returns `.needsAsync`.
+    private func getImmediately(_ call: JSONRPCCall) -> JSONRPCImmediateResult {
+        let parameters: GetParameters
+        do { parameters = try getParameters(call) } catch { return .error(error) }
+        guard !parameters.fromUpstream else { return .needsAsync }
+        guard let store = store.current else { return .error(RPCErrorCode.storeUnavailable.error([("reason", "store is opening")])) }
+        if let record = store.record(for: parameters.id) {
+            switch record.state {
+            case .live:
+                if record.stale, upstream != nil { return .needsAsync }
+                counters.getHit.increment()
+                return .result(JSONRPCResult(encoded: record.body))
+            case .deleted, .forgotten:
+                counters.getGone.increment()
+                return .error(gone(record))
+            }
+        }
+        if upstream == nil || negativeCache.contains(parameters.id, now: clock()) {
+            counters.getNotFound.increment()
+            return .error(notFound(parameters.id))
+        }
+        return .needsAsync
+    }
+
+    private func get(_ call: JSONRPCCall) async throws(JSONRPCError) -> JSONRPCResult {
+        let parameters = try getParameters(call)
+        if !parameters.fromUpstream {
+            switch getImmediately(call) {
+            case .result(let result): return result
+            case .error(let error): throw error
+            case .needsAsync: break
+            }
+        }
+        counters.getReadThrough.increment()
+        let record = try await readThrough(parameters.id).get()
+        return JSONRPCResult(encoded: record.body)
+    }
+
+    /// Fetches one customer from Digital River (single-flight per id) and stores it under the snapshot rules.
+    /// When Digital River is down, a cached live copy is served rather than an error.
+    private func readThrough(_ id: String) async -> Result<CustomerRecord, JSONRPCError> {
+        await reads.run(id) { [self] in
+            guard let upstream, let store = store.current else { return .failure(notFound(id)) }
+            let fetched: Customer?
+            do throws(DigitalRiverError) {
+                fetched = try await upstream.retrieveCustomer(id: id)
+            } catch {
+                if let cached = store.record(for: id), cached.state == .live {
+                    counters.servedStale.increment()
+                    logger.warning("upstream read failed; serving cached copy", metadata: ["customer_id": "\(id)", "error": "\(error.kind.rawValue)"])
+                    return .success(cached)
+                }
+                return .failure(Self.map(error))
+            }
+            guard let customer = fetched else {
+                negativeCache.insert(id, now: clock())
+                if let cached = store.record(for: id), cached.state != .live { return .failure(gone(cached)) }
+                return .failure(notFound(id))
+            }
+            return await storeSnapshot(customer, in: store)
+        }
+    }
+
+    private func storeSnapshot(_ customer: Customer, in store: CustomerStore) async -> Result<CustomerRecord, JSONRPCError> {
+        do {
+            _ = try await store.apply(.snapshot(customer, observedAt: clock()))
+        } catch {
+            return .failure(RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))]))
+        }
+        negativeCache.remove(customer.id)
+        guard let record = store.record(for: customer.id) else { return .failure(notFound(customer.id)) }
+        return record.state == .live ? .success(record) : .failure(gone(record))
+    }
+
+    // MARK: customer.ensure
+
+    private func ensure(_ call: JSONRPCCall) async throws(JSONRPCError) -> JSONRPCResult {
+        let (id, body) = try EnsureValidation.createBody(from: call.params)
+        guard let store = store.current else { throw RPCErrorCode.storeUnavailable.error([("reason", "store is opening")]) }
+        if let record = store.record(for: id) {
+            guard record.state == .live else { throw gone(record) }
+            counters.ensureExisting.increment()
+            return Self.ensureResult(record, created: false)
+        }
+        guard upstream != nil else { throw RPCErrorCode.upstreamUnavailable.error([("reason", "no upstream configured")]) }
+        let (record, created) = try await ensures.run(id) { [self] in await ensureUpstream(id: id, body: body, store: store) }.get()
+        (created ? counters.ensureCreated : counters.ensureExisting).increment()
+        return Self.ensureResult(record, created: created)
+    }
+
+    /// Read, else create, else (a concurrent creator won) read back. Never updates an existing customer.
+    private func ensureUpstream(id: String, body: JSONObject, store: CustomerStore) async -> Result<(CustomerRecord, Bool), JSONRPCError> {
+        guard let upstream else { return .failure(RPCErrorCode.upstreamUnavailable.error([("reason", "no upstream configured")])) }
+        do throws(DigitalRiverError) {
+            if let existing = try await upstream.retrieveCustomer(id: id) {
+                return await storeSnapshot(existing, in: store).map { ($0, false) }
+            }
+            do throws(DigitalRiverError) {
+                let created = try await upstream.createCustomer(body)
+                logger.info("customer created upstream", metadata: ["customer_id": "\(id)"])
+                return await storeSnapshot(created, in: store).map { ($0, true) }
+            } catch where error.kind == .rejected && (error.status == 409 || error.errors.contains { $0.code.contains("exist") || $0.code.contains("duplicate") }) {
+                // Someone else (another instance, or our own retried create) created it first: read it back.
+                guard let existing = try await upstream.retrieveCustomer(id: id) else { return .failure(Self.map(error)) }
+                return await storeSnapshot(existing, in: store).map { ($0, false) }
+            }
+        } catch {
+            return .failure(Self.map(error))
+        }
+    }
+
+    private static func ensureResult(_ record: CustomerRecord, created: Bool) -> JSONRPCResult {
+        var bytes = Array(#"{"customer":"#.utf8)
+        bytes.append(contentsOf: record.body)
+        bytes.append(contentsOf: (created ? #","created":true}"# : #","created":false}"#).utf8)
+        return JSONRPCResult(encoded: bytes)
+    }
+
+    // MARK: customer.forget
+
+    private func forget(_ call: JSONRPCCall) async throws(JSONRPCError) -> JSONRPCResult {
+        try call.rejectUnknownParameters(allowed: ["id"])
+        let id = try customerID(call)
+        guard let store = store.current else { throw RPCErrorCode.storeUnavailable.error([("reason", "store is opening")]) }
+        let alreadyDone = store.record(for: id)?.state == .forgotten && !store.queuedForgets.contains(id)
+        let outcome: ApplyOutcome
+        do {
+            // Purge locally first and durably queue the upstream request in the same transaction: whatever
+            // happens to Digital River, the PII is gone from here and the request will be delivered.
+            outcome = try await store.apply(.forget(id: id, queueUpstream: !alreadyDone))
+        } catch {
+            logger.error("customer.forget failed", metadata: ["caller": "\(call.context.caller ?? "-")", "customer_id": "\(id)", "outcome": "store_error"])
+            throw RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))])
+        }
+        negativeCache.remove(id)
+        var upstreamState = alreadyDone ? "delivered" : "queued"
+        if !alreadyDone, let upstream {
+            if await ForgetDelivery.deliver(id: id, upstream: upstream, store: store, logger: logger) { upstreamState = "delivered" }
+        } else if upstream == nil {
+            upstreamState = alreadyDone ? "delivered" : "queued_no_upstream"
+        }
+        counters.forgets.increment()
+        logger.notice("customer.forget", metadata: ["caller": "\(call.context.caller ?? "anonymous")", "customer_id": "\(id)",
+                                                    "outcome": "\(outcome.rawValue)", "upstream": "\(upstreamState)"])
+        return JSONRPCResult(.object(JSONObject([("id", .string(id)), ("forgotten", true), ("upstream", .string(upstreamState))])))
+    }
+
+    // MARK: cache.load and cache.checkpoint (internal: the warm-up job)
+
+    /// `cache.load {customers: [Customer], checkpoint?: {name, value}}`: applies full customer objects under the
+    /// same newest-wins, tombstone and forget rules as webhooks, and saves the checkpoint in the same transaction,
+    /// so a resumed warm-up never skips a page nor re-applies one out of order.
+    private func load(_ call: JSONRPCCall) async throws(JSONRPCError) -> JSONRPCResult {
+        try call.rejectUnknownParameters(allowed: ["customers", "checkpoint"])
+        guard case .array(let elements)? = call.params["customers"] else {
+            throw .invalidParams(parameter: "customers", reason: "is required and must be an array of customer objects")
+        }
+        guard elements.count <= 1000 else { throw .invalidParams(parameter: "customers", reason: "holds more than 1000 customers") }
+        var operations: [StoreOperation] = []
+        var invalid: [JSONValue] = []
+        let now = clock()
+        for (index, element) in elements.enumerated() {
+            guard case .object(let object) = element else {
+                invalid.append(.object(JSONObject([("index", .number(JSONNumber(index))), ("field", ""), ("reason", "must be an object")])))
+                continue
+            }
+            do {
+                operations.append(.snapshot(try Customer(json: object), observedAt: now))
+            } catch {
+                invalid.append(.object(JSONObject([("index", .number(JSONNumber(index))), ("field", .string(error.field)), ("reason", .string(error.reason))])))
+            }
+        }
+        if let checkpoint = call.params["checkpoint"] {
+            guard case .object(let object) = checkpoint, case .string(let name)? = object["name"], !name.isEmpty else {
+                throw .invalidParams(parameter: "checkpoint", reason: "must be {name: string, value: string|null}")
+            }
+            switch object["value"] {
+            case .string(let value)?: operations.append(.setCheckpoint(name: name, value: value))
+            case .null?, nil: operations.append(.setCheckpoint(name: name, value: nil))
+            default: throw .invalidParams(parameter: "checkpoint.value", reason: "must be a string or null")
+            }
+        }
+        guard let store = store.current else { throw RPCErrorCode.storeUnavailable.error([("reason", "store is opening")]) }
+        let outcomes: [ApplyOutcome]
+        do {
+            outcomes = try await store.apply(operations)
+        } catch {
+            throw RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))])
+        }
+        var counts: [ApplyOutcome: Int] = [:]
+        for (operation, outcome) in zip(operations, outcomes) {
+            if case .snapshot = operation { counts[outcome, default: 0] += 1 }
+        }
+        counters.loaded.increment(by: counts[.applied] ?? 0)
+        var result = JSONObject()
+        result["applied"] = .number(JSONNumber(counts[.applied] ?? 0))
+        result["unchanged"] = .number(JSONNumber(counts[.unchanged] ?? 0))
+        result["older"] = .number(JSONNumber((counts[.staleEvent] ?? 0) + (counts[.markedStale] ?? 0)))
+        result["forgotten"] = .number(JSONNumber((counts[.forgotten] ?? 0) + (counts[.ignoredTombstone] ?? 0)))
+        result["invalid"] = .array(invalid)
+        return JSONRPCResult(.object(result))
+    }
+
+    /// `cache.checkpoint {name}` reads a saved cursor (null when none).
+    private func checkpoint(_ call: JSONRPCCall) throws(JSONRPCError) -> JSONRPCResult {
+        try call.rejectUnknownParameters(allowed: ["name"])
+        let name = try call.requiredString("name")
+        guard let store = store.current else { throw RPCErrorCode.storeUnavailable.error([("reason", "store is opening")]) }
+        return JSONRPCResult(.object(JSONObject([("name", .string(name)), ("value", store.checkpoint(name).map(JSONValue.string) ?? .null)])))
+    }
+
+    // MARK: helpers
+
+    private func customerID(_ call: JSONRPCCall) throws(JSONRPCError) -> String {
+        let id = try call.requiredString("id")
+        guard !id.isEmpty, id.utf8.count <= Customer.maxStoredIdLength else {
+            throw .invalidParams(parameter: "id", reason: "must be 1 to \(Customer.maxStoredIdLength) bytes")
+        }
+        return id
+    }
+
+    private func notFound(_ id: String) -> JSONRPCError {
+        RPCErrorCode.customerNotFound.error([("id", .string(id)), ("upstream", upstream == nil ? "disabled" : "checked")])
+    }
+
+    private func gone(_ record: CustomerRecord) -> JSONRPCError {
+        RPCErrorCode.customerGone.error([("id", .string(record.id)), ("state", record.state == .deleted ? "deleted" : "forgotten")])
+    }
+
+    /// Digital River's failure as the caller's error code, carrying DR's own code and parameter when it gave them.
+    static func map(_ error: DigitalRiverError) -> JSONRPCError {
+        switch error.kind {
+        case .notFound:
+            return RPCErrorCode.customerNotFound.error([("upstream", "checked")])
+        case .rejected, .unauthorized:
+            var details: [(String, JSONValue)] = [("status", error.status.map { .number(JSONNumber($0)) } ?? .null)]
+            if let type = error.type { details.append(("type", .string(type))) }
+            if let first = error.errors.first {
+                details.append(("code", .string(first.code)))
+                if let parameter = first.parameter { details.append(("parameter", .string(parameter))) }
+            }
+            return RPCErrorCode.upstreamRejected.error(details)
+        case .rateLimited:
+            return RPCErrorCode.rateLimited.error(error.retryAfterSeconds.map { [("retryAfterSeconds", .number(JSONNumber($0)))] } ?? [])
+        case .unavailable, .invalidResponse:
+            return RPCErrorCode.upstreamUnavailable.error([("reason", .string(error.kind.rawValue))])
+        }
+    }
+}
+
+/// Per-method outcome counters for /metrics.
+final class RPCCounters: Sendable {
+    let getHit, getReadThrough, getNotFound, getGone, servedStale, ensureCreated, ensureExisting, forgets, loaded: Counter
+
+    init(_ metrics: MetricsRegistry) {
+        let name = "customer_cache_rpc_outcomes_total"
+        let help = "JSON-RPC method outcomes."
+        getHit = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "cache_hit")])
+        getReadThrough = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "read_through")])
+        getNotFound = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "not_found")])
+        getGone = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "gone")])
+        servedStale = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "served_cached_upstream_down")])
+        ensureCreated = metrics.counter(name, help: help, labels: [("method", "customer.ensure"), ("outcome", "created")])
+        ensureExisting = metrics.counter(name, help: help, labels: [("method", "customer.ensure"), ("outcome", "existing")])
+        forgets = metrics.counter(name, help: help, labels: [("method", "customer.forget"), ("outcome", "forgotten")])
+        loaded = metrics.counter(name, help: help, labels: [("method", "cache.load"), ("outcome", "applied")])
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import HTTP1
+import JSONRPC
+import Logging
+
+/// `POST /rpc` on the internal listener: HTTP concerns only (content type, bearer token), then the JSON-RPC engine.
+/// HTTP status is 200 for every JSON-RPC response, 204 when only notifications were sent, 401 for a missing or
+/// wrong token (no method runs), 415 for a body that is not declared `application/json`.
+final class RPCEndpoint: Sendable {
+    private let server: JSONRPCServer
+    private let tokens: CallerTokens
+
+    init(server: JSONRPCServer, tokens: CallerTokens) {
+        self.server = server
+        self.tokens = tokens
+    }
+
+    func handle(_ request: HTTPRequest, _ sink: HTTPResponseSink) {
+        guard Self.isJSON(request.headers["Content-Type"]) else {
+            sink.send(.error(.unsupportedMediaType, code: "unsupported_media_type", message: "send Content-Type: application/json"))
+            return
+        }
+        var context = JSONRPCContext()
+        if !tokens.isEmpty {
+            guard let caller = tokens.caller(forAuthorization: request.headers["Authorization"]) else {
+                sink.send(.error(.unauthorized, code: "unauthorized", message: "a valid bearer token is required",
+                                 headers: HTTPHeaders([("WWW-Authenticate", #"Bearer realm="customer-cache""#)])))
+                return
+            }
+            context.caller = caller.name
+        }
+        switch server.handleImmediately(body: request.body, context: context) {
+        case .response(let body):
+            sink.send(Self.response(body))
+        case .needsAsync:
+            let server = self.server
+            let body = request.body
+            Task {
+                sink.send(Self.response(await server.handle(body: body, context: context)))
+            }
+        }
+    }
+
+    static func response(_ body: [UInt8]?) -> HTTPResponse {
+        guard let body else { return HTTPResponse(status: .noContent) }
+        return .json(.ok, body)
+    }
+
+    /// `application/json`, optionally with parameters such as `; charset=utf-8`.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        return mediaType == "application/json"
+    }
+}

@@ -1,0 +1,53 @@
+import JSON
+import JSONRPC
+
+/// The service's JSON-RPC application errors. Codes are API: callers branch on them, `openapi/openrpc.json` lists
+/// them, and a test fails if the two disagree. Never renumber; add new ones at the end of the range.
+public enum RPCErrorCode: Int, CaseIterable, Sendable {
+    /// Neither the cache nor Digital River knows the customer.
+    case customerNotFound = -32001
+    /// The customer was deleted or asked to be forgotten; `data.state` says which. No PII is served for it again.
+    case customerGone = -32002
+    /// Digital River could not be reached (or no upstream is configured); `data.reason` says why.
+    case upstreamUnavailable = -32003
+    /// Digital River refused the request; `data` carries its status, `type`, `code` and `parameter`.
+    case upstreamRejected = -32004
+    /// The caller's token does not allow this method.
+    case unauthorized = -32005
+    /// Digital River kept answering 429; `data.retryAfterSeconds` when it said.
+    case rateLimited = -32006
+    /// The local store could not commit; retry.
+    case storeUnavailable = -32007
+
+    /// Stable machine-readable name, also in `data.error`.
+    public var name: String {
+        switch self {
+        case .customerNotFound: "customer_not_found"
+        case .customerGone: "customer_gone"
+        case .upstreamUnavailable: "upstream_unavailable"
+        case .upstreamRejected: "upstream_rejected"
+        case .unauthorized: "unauthorized"
+        case .rateLimited: "rate_limited"
+        case .storeUnavailable: "store_unavailable"
+        }
+    }
+
+    var message: String {
+        switch self {
+        case .customerNotFound: "Customer not found"
+        case .customerGone: "Customer deleted or forgotten"
+        case .upstreamUnavailable: "Digital River unavailable"
+        case .upstreamRejected: "Digital River rejected the request"
+        case .unauthorized: "Caller not allowed to call this method"
+        case .rateLimited: "Rate limited by Digital River"
+        case .storeUnavailable: "Store unavailable"
+        }
+    }
+
+    /// The error object, with `data.error` = `name` plus any details.
+    func error(_ details: [(String, JSONValue)] = []) -> JSONRPCError {
+        var data = JSONObject([("error", .string(name))])
+        for (key, value) in details { data[key] = value }
+        return JSONRPCError(code: rawValue, message: message, data: .object(data))
+    }
+}
