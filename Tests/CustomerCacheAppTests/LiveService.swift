@@ -46,6 +46,11 @@ final class LiveService {
 
     var store: CustomerStore? { service.storeHolder.current }
 
+    /// The stored body of a customer as text ("" when absent), for PII assertions.
+    func storedText(_ id: String) -> String {
+        String(decoding: store?.record(for: id)?.body ?? [], as: UTF8.self)
+    }
+
     func stop() {
         guard !stopped else { return }
         stopped = true
