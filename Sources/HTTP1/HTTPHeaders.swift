@@ -65,6 +65,8 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence {
 /// ASCII-only case folding: header names and tokens are ASCII by grammar, and this avoids Unicode work on the hot path.
 @inlinable
 func asciiCaseInsensitiveEquals<A: StringProtocol, B: StringProtocol>(_ a: A, _ b: B) -> Bool {
+    // Lengths first: most header names differ in length, and native strings know theirs in O(1).
+    guard a.utf8.count == b.utf8.count else { return false }
     var left = a.utf8.makeIterator()
     var right = b.utf8.makeIterator()
     while true {
