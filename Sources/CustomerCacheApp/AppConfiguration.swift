@@ -48,6 +48,11 @@ public struct AppConfiguration: Sendable {
     public var rpcMaxDepth: Int
     public var rpcMaxStringBytes: Int
 
+    /// Proxies whose X-Forwarded-For / Forwarded headers are believed.
+    public var trustedProxies: [CIDRBlock]
+    /// When non-empty, only these client addresses may deliver webhooks (Digital River's published safelist).
+    public var webhookAllowedSources: [CIDRBlock]
+
     /// The API key's environment variable.
     public static let apiKeyEnvironmentName = "DR_API_KEY"
 
@@ -136,8 +141,18 @@ public struct AppConfiguration: Sendable {
         rpcMaxBatch = try sources.integer("rpc-max-batch", range: 1...10_000)
         rpcMaxDepth = try sources.integer("rpc-max-depth", range: 4...256)
         rpcMaxStringBytes = try sources.integer("rpc-max-string-bytes", range: 256...16 << 20)
+        trustedProxies = try Self.cidrs(sources, "trusted-proxies")
+        webhookAllowedSources = try Self.cidrs(sources, "webhook-allowed-sources")
         if webhookListen == rpcListen, webhookListen.port != 0 {
             throw ConfigurationError(key: "rpc-listen", reason: "must differ from webhook-listen: the internal API must not share the public listener")
+        }
+    }
+
+    private static func cidrs(_ sources: ConfigurationSources, _ key: String) throws(ConfigurationError) -> [CIDRBlock] {
+        guard let text = sources.optionalString(key) else { return [] }
+        switch CIDRBlock.parseList(text) {
+        case .success(let blocks): return blocks
+        case .failure(let error): throw ConfigurationError(key: key, reason: "entry \(error.entry) ('\(error.text)') is not an address or CIDR block")
         }
     }
 
@@ -213,5 +228,7 @@ extension AppConfiguration {
         .init(key: "rpc-max-batch", defaultValue: "100", help: "Most calls in one JSON-RPC batch"),
         .init(key: "rpc-max-depth", defaultValue: "32", help: "Deepest JSON nesting in a JSON-RPC body"),
         .init(key: "rpc-max-string-bytes", defaultValue: "65536", help: "Longest JSON string in a JSON-RPC body"),
+        .init(key: "trusted-proxies", defaultValue: nil, help: "Comma-separated CIDRs whose X-Forwarded-For/Forwarded headers are believed"),
+        .init(key: "webhook-allowed-sources", defaultValue: nil, help: "Comma-separated CIDRs allowed to deliver webhooks (unset: any)"),
     ]
 }

@@ -39,7 +39,9 @@ public final class CustomerCacheService: Sendable {
 
         let verifier = WebhookSignatureVerifier(secrets: configuration.webhookSecrets, tolerance: configuration.signatureToleranceSeconds,
                                                 now: { clock() / 1_000_000 })
-        let webhook = WebhookEndpoint(store: storeHolder, verifier: verifier, liveMode: configuration.liveMode, metrics: metrics, logger: logger)
+        let webhook = WebhookEndpoint(store: storeHolder, verifier: verifier, liveMode: configuration.liveMode,
+                                      clients: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
+                                      allowedSources: configuration.webhookAllowedSources, metrics: metrics, logger: logger)
         var webhookRouter = HTTPRouter()
         Self.addHealthRoutes(to: &webhookRouter, readiness: readiness)
         webhookRouter.add("POST", configuration.webhookPath, .deferred { request, sink in webhook.handle(request, sink) })

@@ -3,6 +3,7 @@ import HTTP1
 import JSON
 import Logging
 import ServiceMetrics
+import Sockets
 import WebhookSignature
 
 /// `POST /webhooks/digitalriver`: verify, decode, apply exactly once, and only then acknowledge.
@@ -16,9 +17,14 @@ final class WebhookEndpoint: Sendable {
     private let liveMode: Bool
     private let logger: Logger
     private let counters: WebhookCounters
+    private let clients: ClientAddressResolver
+    private let allowedSources: [CIDRBlock]
     static let jsonLimits = JSONLimits(maxDepth: 64, maxStringBytes: 256 * 1024, maxBytes: 16 << 20)
 
-    init(store: StoreHolder, verifier: WebhookSignatureVerifier, liveMode: Bool, metrics: MetricsRegistry, logger: Logger) {
+    init(store: StoreHolder, verifier: WebhookSignatureVerifier, liveMode: Bool, clients: ClientAddressResolver,
+         allowedSources: [CIDRBlock], metrics: MetricsRegistry, logger: Logger) {
+        self.clients = clients
+        self.allowedSources = allowedSources
         self.store = store
         self.verifier = verifier
         self.liveMode = liveMode
@@ -58,11 +64,17 @@ final class WebhookEndpoint: Sendable {
     }
 
     private func prepare(_ request: HTTPRequest) -> Preparation {
+        let client = clients.clientAddress(of: request)
+        if !allowedSources.isEmpty, !(client.map { address in allowedSources.contains { $0.contains(address) } } ?? false) {
+            counters.sourceNotAllowed.increment()
+            logger.warning("webhook from a source outside the allowlist", metadata: ["client": "\(client.map { "\($0)" } ?? "-")"])
+            return .respond(.error(.forbidden, code: "forbidden", message: "source address not allowed"))
+        }
         do {
             _ = try verifier.verify(header: request.headers["DigitalRiver-Signature"], body: request.body)
         } catch {
             counters.rejected(error.code)
-            logger.notice("webhook rejected", metadata: ["reason": "\(error.code.rawValue)"])
+            logger.notice("webhook rejected", metadata: ["reason": "\(error.code.rawValue)", "client": "\(client.map { "\($0)" } ?? "-")"])
             return .respond(.error(.unauthorized, code: "unauthorized", message: "signature verification failed"))
         }
         counters.verified.increment()
@@ -112,6 +124,7 @@ final class WebhookCounters: Sendable {
     let malformed: Counter
     let wrongMode: Counter
     let storeError: Counter
+    let sourceNotAllowed: Counter
     private let rejections: [WebhookSignatureRejection.Code: Counter]
     private let outcomes: [ApplyOutcome: Counter]
 
@@ -122,6 +135,7 @@ final class WebhookCounters: Sendable {
         malformed = metrics.counter(name, help: help, labels: [("outcome", "malformed_event")])
         wrongMode = metrics.counter(name, help: help, labels: [("outcome", "wrong_mode")])
         storeError = metrics.counter(name, help: help, labels: [("outcome", "store_error")])
+        sourceNotAllowed = metrics.counter(name, help: help, labels: [("outcome", "source_not_allowed")])
         var rejections: [WebhookSignatureRejection.Code: Counter] = [:]
         for code in WebhookSignatureRejection.Code.allCases {
             let label = code == .timestampOutsideTolerance ? "stale_timestamp" : "bad_signature"

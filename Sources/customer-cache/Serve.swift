@@ -80,6 +80,10 @@ struct Serve: ParsableCommand {
     var rpcMaxDepth: String?
     @Option(name: .customLong("rpc-max-string-bytes"), help: "Longest JSON string in a JSON-RPC body (default 65536).")
     var rpcMaxStringBytes: String?
+    @Option(name: .customLong("trusted-proxies"), help: "Comma-separated CIDRs whose X-Forwarded-For/Forwarded headers are believed.")
+    var trustedProxies: String?
+    @Option(name: .customLong("webhook-allowed-sources"), help: "Comma-separated CIDRs allowed to deliver webhooks (unset: any).")
+    var webhookAllowedSources: String?
 
     func run() throws {
         var flags: [String: String] = [:]
@@ -114,6 +118,8 @@ struct Serve: ParsableCommand {
         flags["rpc-max-batch"] = rpcMaxBatch
         flags["rpc-max-depth"] = rpcMaxDepth
         flags["rpc-max-string-bytes"] = rpcMaxStringBytes
+        flags["trusted-proxies"] = trustedProxies
+        flags["webhook-allowed-sources"] = webhookAllowedSources
         if sandbox { flags["sandbox"] = "true" }
         let environment = ProcessInfo.processInfo.environment
         let configPath = configFile ?? environment["CUSTOMER_CACHE_CONFIG"]
