@@ -18,7 +18,12 @@ public struct CustomerValidationError: Error, Sendable, Hashable, CustomStringCo
 /// Digital River adds is lost on the way to callers; the fields the cache reasons about are validated and lifted out.
 public struct Customer: Sendable, Hashable {
     /// The customer as Digital River sent it, minus what must never be stored (sources' `clientSecret`).
-    public private(set) var object: JSONObject
+    public private(set) var object: JSONObject {
+        didSet { encoded = JSONValue.object(object).encoded() }
+    }
+    /// `object` encoded once, when the customer is decoded (on a request thread), so the store's single writer
+    /// thread only compares and copies bytes.
+    public private(set) var encoded: [UInt8]
     public let id: String
     /// `updatedTime` in microseconds since the epoch, when present.
     public let updatedTime: Int64?
@@ -60,7 +65,9 @@ public struct Customer: Sendable, Hashable {
                 throw CustomerValidationError(field: field, reason: "must be an array of objects")
             }
         }
-        self.object = Self.strippingSecrets(object)
+        let stripped = Self.strippingSecrets(object)
+        self.object = stripped
+        self.encoded = JSONValue.object(stripped).encoded()
     }
 
     /// The record kept after a request to be forgotten: no PII, only what proves the request was honoured.
@@ -93,7 +100,6 @@ public struct Customer: Sendable, Hashable {
         return copy
     }
 
-    public var encoded: [UInt8] { JSONValue.object(object).encoded() }
 
     static func optionalTime(_ object: JSONObject, _ field: String) throws(CustomerValidationError) -> Int64? {
         guard let value = object[field], !value.isNull else { return nil }
