@@ -40,12 +40,19 @@ let package = Package(
         // Digital River's Customers API over an injected transport (URLSession in production); maps DR JSON to Customer.
         .target(name: "DigitalRiverAPI", dependencies: ["JSON", "Customers", .product(name: "Logging", package: "swift-log")]),
 
+        // An in-memory emulator of Digital River's Customers API that also delivers signed customer.* webhooks;
+        // for demos, tests and benchmarks only, never a stand-in for the real service.
+        .target(name: "DigitalRiverSandbox", dependencies: [
+            "HTTP1", "Sockets", "JSON", "Customers", "WebhookSignature",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         .target(name: "CustomerCacheApp", dependencies: [
             "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "WebhookSignature", "DigitalRiverAPI",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "customer-cache", dependencies: [
-            "CustomerCacheApp", "WebhookSignature",
+            "CustomerCacheApp", "WebhookSignature", "DigitalRiverSandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -72,6 +79,10 @@ let package = Package(
         .testTarget(name: "ServiceMetricsTests", dependencies: ["ServiceMetrics"]),
         .testTarget(name: "DigitalRiverAPITests", dependencies: [
             "DigitalRiverAPI", "HTTP1", "Sockets", "JSON", "Customers", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "DigitalRiverSandboxTests", dependencies: [
+            "DigitalRiverSandbox", "HTTP1", "Sockets", "JSON", "Customers", "WebhookSignature",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "HTTPTestClient", "Sockets", .product(name: "Logging", package: "swift-log")]),
     ]

@@ -1,0 +1,119 @@
+import HTTP1
+import JSON
+
+/// The HTTP face of the sandbox: Digital River's customer routes plus `GET /healthz`.
+extension SandboxCore {
+    static let created = HTTPStatus(code: 201, reason: "Created")
+
+    /// Route templates as counted in `requestCounts`.
+    enum Route {
+        static let create = "POST /customers"
+        static let list = "GET /customers"
+        static let retrieve = "GET /customers/{id}"
+        static let update = "POST /customers/{id}"
+        static let delete = "DELETE /customers/{id}"
+    }
+
+    func addRoutes(to router: inout HTTPRouter) {
+        let health = Array(#"{"status":"ok","service":"digital-river-sandbox","emulator":true}"#.utf8)
+        router.add("GET", "/healthz", .inline { _ in .json(.ok, health) })
+
+        router.add("POST", "/customers", .async { [self] request in
+            await handle(request, route: Route.create) { request throws(SandboxError) in
+                let customer = try create(try Self.jsonObject(request.body))
+                return .json(Self.created, JSONValue.object(customer).encoded())
+            }
+        })
+        router.add("GET", "/customers", .async { [self] request in
+            await handle(request, route: Route.list) { request throws(SandboxError) in
+                let query = try CustomerListQuery(request.query)
+                let page = try directory.withLock { directory throws(SandboxError) in try directory.list(query) }
+                return .json(.ok, Self.encodePage(page))
+            }
+        })
+        router.add("GET", "/customers/{id}", .async { [self] request in
+            await handle(request, route: Route.retrieve) { request throws(SandboxError) in
+                let id = request.pathParameters["id"] ?? ""
+                guard let encoded = directory.withLock({ $0.records[id]?.encoded }) else { throw SandboxError.customerNotFound() }
+                return .json(.ok, encoded)
+            }
+        })
+        router.add("POST", "/customers/{id}", .async { [self] request in
+            await handle(request, route: Route.update) { request throws(SandboxError) in
+                let customer = try update(id: request.pathParameters["id"] ?? "", try Self.jsonObject(request.body))
+                return .json(.ok, JSONValue.object(customer).encoded())
+            }
+        })
+        router.add("DELETE", "/customers/{id}", .async { [self] request in
+            await handle(request, route: Route.delete) { request throws(SandboxError) in
+                try delete(id: request.pathParameters["id"] ?? "")
+                return HTTPResponse(status: .noContent)
+            }
+        })
+    }
+
+    /// Everything an API request goes through before its handler: counting, injected latency and failures,
+    /// the API key, the optional rate limit. Errors become Digital River error bodies.
+    func handle(_ request: HTTPRequest, route: String,
+                _ handler: (HTTPRequest) throws(SandboxError) -> HTTPResponse) async -> HTTPResponse {
+        counts.withLock { $0[route, default: 0] += 1 }
+        let failures = failures.withLock { $0 }
+        if failures.latencyMilliseconds > 0 {
+            try? await Task.sleep(nanoseconds: UInt64(failures.latencyMilliseconds) * 1_000_000)
+        }
+        if Self.roll(failures.dropConnectionRate) {
+            return .dropConnection
+        }
+        if Self.roll(failures.rateLimitRate) {
+            return SandboxError.tooManyRequests.response(headers: HTTPHeaders([("Retry-After", "\(max(0, failures.retryAfterSeconds))")]))
+        }
+        if Self.roll(failures.serverErrorRate) {
+            return SandboxError.injectedServerError.response()
+        }
+        if let apiKey = configuration.apiKey, !Self.bearerMatches(request.headers["Authorization"], apiKey) {
+            return SandboxError.unauthorized.response(headers: HTTPHeaders([("WWW-Authenticate", "Bearer")]))
+        }
+        if let wait = bucket.withLock({ bucket in bucket?.take(now: SandboxClock.wallMicroseconds()) }) {
+            return SandboxError.tooManyRequests.response(headers: HTTPHeaders([("Retry-After", "\(wait)")]))
+        }
+        do {
+            return try handler(request)
+        } catch {
+            return error.response()
+        }
+    }
+
+    /// `Authorization: Bearer <key>` with the scheme in any case; the key is compared without early exit.
+    static func bearerMatches(_ header: String?, _ apiKey: String) -> Bool {
+        guard let header, header.utf8.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
+        let presented = Array(header.utf8.dropFirst(7))
+        let expected = Array(apiKey.utf8)
+        guard presented.count == expected.count else { return false }
+        var difference: UInt8 = 0
+        for index in expected.indices { difference |= presented[index] ^ expected[index] }
+        return difference == 0
+    }
+
+    /// The request body as a JSON object.
+    ///
+    /// - Throws: `SandboxError` 400 `invalid_parameter` (no parameter) when it is empty, not JSON or not an object.
+    static func jsonObject(_ body: [UInt8]) throws(SandboxError) -> JSONObject {
+        guard let value = try? JSONValue.parse(body), case .object(let object) = value else {
+            throw SandboxError.badRequest([SandboxError.invalid(nil, "The request body must be a JSON object.")])
+        }
+        return object
+    }
+
+    /// `{"hasMore":…,"data":[…]}` spliced from the customers' cached encodings.
+    static func encodePage(_ page: (hasMore: Bool, items: [[UInt8]])) -> [UInt8] {
+        var body: [UInt8] = []
+        body.reserveCapacity(32 + page.items.reduce(0) { $0 + $1.count + 1 })
+        body.append(contentsOf: (page.hasMore ? #"{"hasMore":true,"data":["# : #"{"hasMore":false,"data":["#).utf8)
+        for (index, item) in page.items.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body.append(contentsOf: item)
+        }
+        body.append(contentsOf: "]}".utf8)
+        return body
+    }
+}

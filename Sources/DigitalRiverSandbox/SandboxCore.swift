@@ -1,0 +1,83 @@
+import JSON
+import Logging
+import Synchronization
+
+/// The sandbox's state and behaviour, shared by the HTTP routes and the public facade. Kept apart from
+/// `DigitalRiverSandbox` so the routes (owned by the server) never hold the object that owns the server.
+final class SandboxCore: Sendable {
+    let configuration: SandboxConfiguration
+    let logger: Logger
+    let directory: Mutex<CustomerDirectory>
+    let failures: Mutex<SandboxFailures>
+    let counts = Mutex<[String: Int]>([:])
+    let bucket: Mutex<TokenBucket?>
+    let dispatcher: WebhookDispatcher?
+
+    init(configuration: SandboxConfiguration, webhook: WebhookDispatcher.Settings?, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        failures = Mutex(configuration.failures)
+        bucket = Mutex(configuration.rateLimitPerSecond.map { TokenBucket(rate: $0, now: SandboxClock.wallMicroseconds()) })
+        dispatcher = webhook.map { WebhookDispatcher(settings: $0, logger: logger) }
+
+        var directory = CustomerDirectory(liveMode: configuration.liveMode)
+        if configuration.seed > 0 {
+            let started = SandboxClock.wallMicroseconds()
+            let reference = configuration.seedReferenceTime ?? SyntheticCustomers.startOfDay(started)
+            directory.insertSeeded(SyntheticCustomers.generate(count: configuration.seed, seedRandom: configuration.seedRandom,
+                                                               referenceTime: reference, liveMode: configuration.liveMode))
+            logger.info("seeded synthetic customers", metadata: [
+                "customers": "\(directory.count)", "seed_random": "\(configuration.seedRandom)",
+                "ms": "\((SandboxClock.wallMicroseconds() - started) / 1000)",
+            ])
+        }
+        self.directory = Mutex(directory)
+    }
+
+    // MARK: Mutations (API and code alike)
+
+    func create(_ body: JSONObject) throws(SandboxError) -> JSONObject {
+        // A create always changes something, so the fallback is never used.
+        try mutate { directory throws(SandboxError) in try directory.create(body) } ?? JSONObject()
+    }
+
+    func update(id: String, _ body: JSONObject) throws(SandboxError) -> JSONObject {
+        try mutate { directory throws(SandboxError) -> CustomerChange? in try directory.update(id: id, body) }
+            ?? directory.withLock { $0.records[id]?.object } ?? JSONObject()
+    }
+
+    func delete(id: String) throws(SandboxError) {
+        _ = try mutate { directory throws(SandboxError) in try directory.delete(id: id) }
+    }
+
+    /// Applies `change` and queues its event inside one critical section, so events leave in the order the
+    /// changes happened. Returns the customer after the change, nil when nothing changed.
+    private func mutate(_ change: (inout CustomerDirectory) throws(SandboxError) -> CustomerChange?) throws(SandboxError) -> JSONObject? {
+        let liveMode = configuration.liveMode
+        let dispatcher = dispatcher
+        let outcome = directory.withLock { directory -> Result<(CustomerChange, String)?, SandboxError> in
+            do throws(SandboxError) {
+                guard let done = try change(&directory) else { return .success(nil) }
+                let event = SandboxEvent(type: done.type, object: done.object, previousAttributes: done.previousAttributes,
+                                         liveMode: liveMode, createdTime: directory.clock.next())
+                dispatcher?.enqueue(event)
+                return .success((done, event.id))
+            } catch {
+                return .failure(error)
+            }
+        }
+        guard let (done, eventID) = try outcome.get() else { return nil }
+        let id = done.object["id"]?.stringValue ?? done.previousAttributes["id"]?.stringValue ?? ""
+        logger.debug("customer changed", metadata: ["event_type": "\(done.type)", "customer_id": "\(id)", "event_id": "\(eventID)"])
+        return done.object
+    }
+
+    // MARK: Failure injection
+
+    /// True with probability `rate` (always for ≥ 1, never for ≤ 0).
+    static func roll(_ rate: Double) -> Bool {
+        if rate >= 1 { return true }
+        if rate <= 0 { return false }
+        return Double.random(in: 0..<1) < rate
+    }
+}
