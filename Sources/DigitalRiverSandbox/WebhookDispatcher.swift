@@ -15,6 +15,13 @@ public struct WebhookStatistics: Sendable, Hashable {
     /// Events given up on after `webhookMaxAttempts` failed attempts.
     public var abandoned = 0
     public var pending = 0
+
+    public init(delivered: Int = 0, failedAttempts: Int = 0, abandoned: Int = 0, pending: Int = 0) {
+        self.delivered = delivered
+        self.failedAttempts = failedAttempts
+        self.abandoned = abandoned
+        self.pending = pending
+    }
 }
 
 /// POSTs events to the webhook URL off the request path, at most `concurrency` at a time, retrying each failed

@@ -1,0 +1,43 @@
+@testable import DigitalRiverSandbox
+import Customers
+import Testing
+
+@Suite("Sandbox internals without sockets")
+struct InternalsTests {
+    @Test("list queries parse both time-filter encodings into inclusive microsecond bounds")
+    func timeRanges() throws {
+        let t = try #require(Timestamp.microseconds(from: "2024-01-01T00:00:00Z"))
+        let exact = try CustomerListQuery("updatedTime=2024-01-01T00:00:00Z")
+        #expect(exact.updatedTime.lower == t && exact.updatedTime.upper == t)
+        let range = try CustomerListQuery("createdTime[gt]=2024-01-01T00:00:00Z&createdTime%5Blt%5D=2024-01-01T00:00:01Z")
+        #expect(range.createdTime.lower == t + 1)
+        #expect(range.createdTime.upper == t + 999_999)
+        #expect(range.hasFilters)
+        #expect(try !CustomerListQuery(nil).hasFilters)
+        #expect(try CustomerListQuery("ids=a&ids=b%20c").ids == ["a", "b c"])
+        #expect(try CustomerListQuery("email=a+b%40example.com").email == "a+b@example.com")
+        #expect(throws: SandboxError.self) { try CustomerListQuery("email=%zz") }
+    }
+
+    @Test("the token bucket allows a burst of `rate`, then refills at `rate` per second")
+    func tokenBucket() {
+        var bucket = TokenBucket(rate: 2, now: 0)
+        #expect(bucket.take(now: 0) == nil)
+        #expect(bucket.take(now: 0) == nil)
+        #expect(bucket.take(now: 0) == 1)
+        #expect(bucket.take(now: 400_000) == 1)
+        #expect(bucket.take(now: 600_000) == nil)
+    }
+
+    @Test("sandbox times always carry six fraction digits")
+    func timeFormat() {
+        #expect(sandboxTimeString(1_700_000_000_000_000) == "2023-11-14T22:13:20.000000Z")
+        #expect(sandboxTimeString(1_700_000_000_000_001) == "2023-11-14T22:13:20.000001Z")
+    }
+
+    @Test("webhook URLs with credentials are logged without them")
+    func urlRedaction() {
+        #expect(redactingUserInfo("https://u:p@host.example/x?y=1") == "https://redacted@host.example/x?y=1")
+        #expect(redactingUserInfo("http://127.0.0.1:9/webhooks") == "http://127.0.0.1:9/webhooks")
+    }
+}
