@@ -71,6 +71,17 @@ public struct SandboxConfiguration: Sendable, CustomStringConvertible {
         self.listen = listen
     }
 
+    /// Parses `listen` ("127.0.0.1:8090", "[::1]:0", ":8090", "localhost:8090"), for callers without `Sockets`.
+    ///
+    /// - Throws: `SandboxConfigurationError` with field `listen`.
+    public init(listen text: String) throws(SandboxConfigurationError) {
+        do {
+            self.init(listen: try SocketAddress(parsing: text))
+        } catch {
+            throw SandboxConfigurationError(field: "listen", reason: error.reason)
+        }
+    }
+
     public var description: String {
         var parts = ["listen: \(listen)", "apiKey: \(apiKey == nil ? "none" : "redacted")",
                      "webhookURL: \(webhookURL.map(redactingUserInfo) ?? "none")",
@@ -106,6 +117,9 @@ public struct SandboxConfigurationError: Error, Sendable, Hashable, CustomString
 }
 
 extension SandboxConfiguration {
+    /// Most synthetic customers one sandbox makes (about 1.5 KB of memory each).
+    public static let maxSeed = 1_000_000
+
     /// Checks every setting; returns the webhook delivery settings (nil when webhooks are off).
     ///
     /// - Throws: `SandboxConfigurationError` naming the first invalid field: a rate outside 0…1, a negative count or
@@ -114,7 +128,7 @@ extension SandboxConfiguration {
         func check(_ ok: Bool, _ field: String, _ reason: String) throws(SandboxConfigurationError) {
             if !ok { throw SandboxConfigurationError(field: field, reason: reason) }
         }
-        try check(seed >= 0, "seed", "must not be negative")
+        try check(seed >= 0 && seed <= Self.maxSeed, "seed", "must be from 0 to \(Self.maxSeed)")
         try check(apiKey.map { !$0.isEmpty } ?? true, "apiKey", "must not be empty when set")
         try check(webhookSecret.map { !$0.isEmpty } ?? true, "webhookSecret", "must not be empty when set")
         for (field, rate) in [("serverErrorRate", failures.serverErrorRate), ("rateLimitRate", failures.rateLimitRate),

@@ -72,7 +72,8 @@ enum SyntheticCustomers {
 
         var shipping = JSONObject()
         shipping["name"] = .string("\(first) \(last)")
-        shipping["phone"] = .string(country.phonePrefix + digits(country.phoneDigits, &random))
+        // International format drops the trunk 0, so the national number starts with 1–9.
+        shipping["phone"] = .string(country.phonePrefix + String(1 + random.next() % 9) + digits(country.phoneDigits - 1, &random))
         shipping["email"] = .string(email)
         var organization: String?
         if isBusiness {

@@ -3,13 +3,14 @@ import CustomerCacheApp
 import Foundation
 import Logging
 
-/// The customer-cache command line: `serve` runs the service; later subcommands add the sandbox, signing and warm-up.
+/// The customer-cache command line: `serve` runs the service, `sign` signs a webhook body, `sandbox` runs the Digital
+/// River emulator; a later subcommand adds warm-up.
 @main
 struct CustomerCacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customer-cache",
         abstract: "A trustworthy local cache of Digital River customers.",
-        subcommands: [Serve.self, SignCommand.self],
+        subcommands: [Serve.self, SignCommand.self, SandboxCommand.self],
         defaultSubcommand: Serve.self
     )
 }
