@@ -121,11 +121,12 @@ struct CustomerDirectory: Sendable {
     }
 
     /// `POST /customers/{id}`. Metadata merges (a key set to `""` is removed); `taxCertificate` is appended to
-    /// `taxCertificates`; other fields replace. A body that changes nothing returns nil: no new `updatedTime`, no event.
+    /// `taxCertificates`; other fields replace. Returns the customer after the call and the change, which is nil when
+    /// the body changed nothing: then there is no new `updatedTime` and no event.
     ///
     /// - Throws: `SandboxError` 404 `not_found` (parameter `id`); 400 for an invalid body or metadata that would exceed
     ///   20 keys after the merge.
-    mutating func update(id: String, _ body: JSONObject) throws(SandboxError) -> CustomerChange? {
+    mutating func update(id: String, _ body: JSONObject) throws(SandboxError) -> (customer: JSONObject, change: CustomerChange?) {
         guard var record = records[id] else { throw SandboxError.customerNotFound() }
         let request = try CustomerRequest(body, kind: .update)
         var object = record.object
@@ -154,13 +155,13 @@ struct CustomerDirectory: Sendable {
             previous["taxCertificates"] = existing.map(JSONValue.array) ?? .null
             object["taxCertificates"] = .array((existing ?? []) + [.object(certificate)])
         }
-        guard !previous.isEmpty else { return nil }
+        guard !previous.isEmpty else { return (record.object, nil) }
         let now = clock.next()
         object["updatedTime"] = .string(sandboxTimeString(now))
         object = Self.canonical(object)
         record.replace(object: object, updatedTime: now)
         records[id] = record
-        return CustomerChange(type: "customer.updated", object: object, previousAttributes: previous)
+        return (object, CustomerChange(type: "customer.updated", object: object, previousAttributes: previous))
     }
 
     /// `DELETE /customers/{id}`: gone at once; the event carries `{}` and the last state in `previousAttributes`

@@ -37,39 +37,46 @@ final class SandboxCore: Sendable {
     // MARK: Mutations (API and code alike)
 
     func create(_ body: JSONObject) throws(SandboxError) -> JSONObject {
-        // A create always changes something, so the fallback is never used.
-        try mutate { directory throws(SandboxError) in try directory.create(body) } ?? JSONObject()
+        try mutate { directory throws(SandboxError) in
+            let change = try directory.create(body)
+            return (change.object, change)
+        }
     }
 
     func update(id: String, _ body: JSONObject) throws(SandboxError) -> JSONObject {
-        try mutate { directory throws(SandboxError) -> CustomerChange? in try directory.update(id: id, body) }
-            ?? directory.withLock { $0.records[id]?.object } ?? JSONObject()
+        try mutate { directory throws(SandboxError) in try directory.update(id: id, body) }
     }
 
     func delete(id: String) throws(SandboxError) {
-        _ = try mutate { directory throws(SandboxError) in try directory.delete(id: id) }
+        _ = try mutate { directory throws(SandboxError) in (JSONObject(), try directory.delete(id: id)) }
     }
 
     /// Applies `change` and queues its event inside one critical section, so events leave in the order the
-    /// changes happened. Returns the customer after the change, nil when nothing changed.
-    private func mutate(_ change: (inout CustomerDirectory) throws(SandboxError) -> CustomerChange?) throws(SandboxError) -> JSONObject? {
+    /// changes happened. `change` returns the customer after the call and the change (nil when nothing changed,
+    /// which emits nothing); `mutate` returns that customer.
+    private func mutate(
+        _ change: (inout CustomerDirectory) throws(SandboxError) -> (customer: JSONObject, change: CustomerChange?)
+    ) throws(SandboxError) -> JSONObject {
         let liveMode = configuration.liveMode
         let dispatcher = dispatcher
-        let outcome = directory.withLock { directory -> Result<(CustomerChange, String)?, SandboxError> in
+        let outcome = directory.withLock { directory -> Result<(JSONObject, CustomerChange?, String?), SandboxError> in
             do throws(SandboxError) {
-                guard let done = try change(&directory) else { return .success(nil) }
+                let (customer, done) = try change(&directory)
+                guard let done else { return .success((customer, nil, nil)) }
                 let event = SandboxEvent(type: done.type, object: done.object, previousAttributes: done.previousAttributes,
                                          liveMode: liveMode, createdTime: directory.clock.next())
                 dispatcher?.enqueue(event)
-                return .success((done, event.id))
+                return .success((customer, done, event.id))
             } catch {
                 return .failure(error)
             }
         }
-        guard let (done, eventID) = try outcome.get() else { return nil }
-        let id = done.object["id"]?.stringValue ?? done.previousAttributes["id"]?.stringValue ?? ""
-        logger.debug("customer changed", metadata: ["event_type": "\(done.type)", "customer_id": "\(id)", "event_id": "\(eventID)"])
-        return done.object
+        let (customer, done, eventID) = try outcome.get()
+        if let done, let eventID {
+            let id = done.object["id"]?.stringValue ?? done.previousAttributes["id"]?.stringValue ?? ""
+            logger.debug("customer changed", metadata: ["event_type": "\(done.type)", "customer_id": "\(id)", "event_id": "\(eventID)"])
+        }
+        return customer
     }
 
     // MARK: Failure injection

@@ -6,16 +6,16 @@ import JSON
 ///
 /// Envelope (reference §4.1): `{id, type, data: {object, previousAttributes}, liveMode, createdTime,
 /// digitalriverVersion: "2021-12-13", webhookIds: ["sandbox"]}`, with `digitalriverVersion` spelled as in real payloads.
-public struct SandboxEvent: Sendable, Hashable {
+struct SandboxEvent: Sendable, Hashable {
     /// A lower-case UUID, the receiver's dedup key.
-    public let id: String
+    let id: String
     /// `customer.created`, `customer.updated` or `customer.deleted`.
-    public let type: String
+    let type: String
     /// The encoded envelope.
-    public let body: [UInt8]
+    let body: [UInt8]
 
     /// The API version events are rendered in.
-    public static let apiVersion = "2021-12-13"
+    static let apiVersion = "2021-12-13"
 
     init(type: String, object: JSONObject, previousAttributes: JSONObject, liveMode: Bool, createdTime: Int64) {
         id = UUID().uuidString.lowercased()
