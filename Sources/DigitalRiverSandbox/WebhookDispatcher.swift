@@ -30,6 +30,10 @@ public struct WebhookStatistics: Sendable, Hashable {
 ///
 /// No ordering is promised between events, exactly as at Digital River: with concurrency above one, or after a
 /// retry, a later event can arrive first.
+///
+/// Deliveries run on the dispatcher's own threads (started on demand, one per concurrent delivery) and retries wait
+/// on a private Dispatch queue, never on Swift's cooperative pool: a host process whose tasks block that pool (a test
+/// runner doing blocking I/O on two cores, say) must not stall webhook delivery.
 final class WebhookDispatcher: Sendable {
     struct Settings: Sendable {
         var url: URL
@@ -53,7 +57,8 @@ final class WebhookDispatcher: Sendable {
         var head = 0
         var workers = 0
         var inFlight = 0
-        var waiting: [UInt64: Task<Void, Never>] = [:]
+        /// Retries waiting out their backoff; a timer whose id is gone (after shutdown) does nothing.
+        var waiting: Set<UInt64> = []
         var nextWaitID: UInt64 = 0
         var statistics = WebhookStatistics()
         var stopped = false
@@ -83,6 +88,8 @@ final class WebhookDispatcher: Sendable {
     private let state = Mutex(State())
     private let session: URLSession
     private let logger: Logger
+    /// Where retries wait out their backoff.
+    private let timers = DispatchQueue(label: "sandbox-webhook-retries")
 
     init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -117,25 +124,26 @@ final class WebhookDispatcher: Sendable {
 
     /// Stops delivering: queued events and scheduled retries are dropped, attempts in flight finish on their own.
     func shutdown() {
-        let (dropped, waiting) = state.withLock { state -> (Int, [Task<Void, Never>]) in
+        let dropped = state.withLock { state -> Int in
             state.stopped = true
             let dropped = state.queued + state.waiting.count
-            let waiting = Array(state.waiting.values)
             state.waiting.removeAll()
             state.queue.removeAll()
             state.head = 0
-            return (dropped, waiting)
+            return dropped
         }
-        waiting.forEach { $0.cancel() }
         session.invalidateAndCancel()
         if dropped > 0 { logger.notice("webhook deliveries dropped at shutdown", metadata: ["events": "\(dropped)"]) }
     }
 
     private func spawnWorker() {
-        Task.detached { [self] in await work() }
+        let thread = Thread { [self] in work() }
+        thread.name = "sandbox-webhook"
+        thread.start()
     }
 
-    private func work() async {
+    /// A worker: delivers queued events one after another and exits when the queue is empty.
+    private func work() {
         while let delivery = state.withLock({ state -> Delivery? in
             guard !state.stopped, let next = state.dequeue() else {
                 state.workers -= 1
@@ -144,8 +152,7 @@ final class WebhookDispatcher: Sendable {
             state.inFlight += 1
             return next
         }) {
-            let outcome = await attempt(delivery)
-            finish(delivery, outcome: outcome)
+            finish(delivery, outcome: attempt(delivery))
         }
     }
 
@@ -173,10 +180,8 @@ final class WebhookDispatcher: Sendable {
                     let id = state.nextWaitID
                     state.nextWaitID += 1
                     let retry = Delivery(event: delivery.event, attempt: delivery.attempt + 1)
-                    state.waiting[id] = Task.detached { [self] in
-                        try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
-                        requeue(retry, waitID: id)
-                    }
+                    state.waiting.insert(id)
+                    timers.asyncAfter(deadline: .now() + delay) { [weak self] in self?.requeue(retry, waitID: id) }
                 }
             }
             var metadata = eventMetadata
@@ -192,7 +197,7 @@ final class WebhookDispatcher: Sendable {
 
     private func requeue(_ delivery: Delivery, waitID: UInt64) {
         let startWorker = state.withLock { state -> Bool in
-            guard state.waiting.removeValue(forKey: waitID) != nil, !state.stopped else { return false }
+            guard state.waiting.remove(waitID) != nil, !state.stopped else { return false }
             state.queue.append(delivery)
             return state.claimWorker(limit: settings.concurrency)
         }
@@ -206,7 +211,7 @@ final class WebhookDispatcher: Sendable {
     }
 
     /// Why an attempt did not count as delivered; never holds body bytes.
-    enum AttemptFailure: Error, CustomStringConvertible {
+    enum AttemptFailure: Error, Sendable, CustomStringConvertible {
         case status(Int)
         case transport(String)
 
@@ -218,8 +223,8 @@ final class WebhookDispatcher: Sendable {
         }
     }
 
-    /// One POST with a fresh signature; success is any 2xx.
-    private func attempt(_ delivery: Delivery) async -> Result<Int, AttemptFailure> {
+    /// One POST with a fresh signature, waited for on the calling worker thread; success is any 2xx.
+    private func attempt(_ delivery: Delivery) -> Result<Int, AttemptFailure> {
         var request = URLRequest(url: settings.url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: settings.timeoutSeconds)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -229,22 +234,34 @@ final class WebhookDispatcher: Sendable {
             request.setValue(header, forHTTPHeaderField: "DigitalRiver-Signature")
         }
         request.httpBody = Data(delivery.event.body)
-        let session = session
-        let outcome: Result<Int, AttemptFailure> = await withCheckedContinuation { continuation in
-            let task = session.dataTask(with: request) { _, response, error in
-                if let error {
-                    let code = (error as NSError).code
-                    continuation.resume(returning: .failure(.transport("URLError \(code)")))
-                } else if let http = response as? HTTPURLResponse {
-                    continuation.resume(returning: (200..<300).contains(http.statusCode) ? .success(http.statusCode)
-                                                                                       : .failure(.status(http.statusCode)))
-                } else {
-                    continuation.resume(returning: .failure(.transport("no HTTP response")))
-                }
+        let outcome = AttemptOutcome()
+        session.dataTask(with: request) { _, response, error in
+            if let error {
+                outcome.complete(.failure(.transport("URLError \((error as NSError).code)")))
+            } else if let http = response as? HTTPURLResponse {
+                outcome.complete((200..<300).contains(http.statusCode) ? .success(http.statusCode) : .failure(.status(http.statusCode)))
+            } else {
+                outcome.complete(.failure(.transport("no HTTP response")))
             }
-            task.resume()
-        }
-        return outcome
+        }.resume()
+        // URLSession enforces the timeout; the extra second only guards against a completion that never comes.
+        return outcome.wait(timeout: settings.timeoutSeconds + 1) ?? .failure(.transport("no completion from URLSession"))
+    }
+}
+
+/// Hands one attempt's result from URLSession's callback queue to the waiting worker thread.
+private final class AttemptOutcome: Sendable {
+    private let result = Mutex<Result<Int, WebhookDispatcher.AttemptFailure>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    func complete(_ value: Result<Int, WebhookDispatcher.AttemptFailure>) {
+        result.withLock { $0 = value }
+        done.signal()
+    }
+
+    func wait(timeout: Double) -> Result<Int, WebhookDispatcher.AttemptFailure>? {
+        guard done.wait(timeout: .now() + timeout) == .success else { return nil }
+        return result.withLock { $0 }
     }
 }
 
