@@ -144,7 +144,12 @@ struct ReceivedWebhook: Sendable {
 /// The receiver's script and log, shared with its route.
 final class ReceiverState: Sendable {
     let value: Mutex<(script: [Int], received: [ReceivedWebhook])>
-    init(script: [Int]) { value = Mutex((script, [])) }
+    /// While true, requests are held unanswered (up to 120 s) to emulate a receiver that hangs.
+    let holding: Mutex<Bool>
+    init(script: [Int], holding: Bool) {
+        value = Mutex((script, []))
+        self.holding = Mutex(holding)
+    }
 }
 
 /// A tiny webhook endpoint on HTTP1 that answers statuses from a script (then 200) and records every request.
@@ -153,12 +158,16 @@ final class WebhookReceiver: Sendable {
     private let state: ReceiverState
     let address: SocketAddress
 
-    /// `script` is consumed one status per request; once empty every request gets `defaultStatus`.
-    init(script: [Int] = [], defaultStatus: Int = 200) throws {
-        let state = ReceiverState(script: script)
+    /// `script` is consumed one status per request; once empty every request gets `defaultStatus`. With `hold`,
+    /// requests wait unanswered until `release()` (at most 120 s).
+    init(script: [Int] = [], defaultStatus: Int = 200, hold: Bool = false) throws {
+        let state = ReceiverState(script: script, holding: hold)
         self.state = state
         var router = HTTPRouter()
-        router.add("POST", "/webhooks", .inline { request in
+        router.add("POST", "/webhooks", .async { request in
+            for _ in 0..<12_000 where state.holding.withLock({ $0 }) {
+                try? await Task.sleep(nanoseconds: 10_000_000)
+            }
             let status = state.value.withLock { state -> Int in
                 let status = state.script.isEmpty ? defaultStatus : state.script.removeFirst()
                 state.received.append(ReceivedWebhook(signature: request.headers["DigitalRiver-Signature"],
@@ -181,10 +190,14 @@ final class WebhookReceiver: Sendable {
 
     var received: [ReceivedWebhook] { state.value.withLock { $0.received } }
 
+    /// Lets held requests be answered.
+    func release() { state.holding.withLock { $0 = false } }
+
     /// Requests answered 2xx, in arrival order.
     var accepted: [ReceivedWebhook] { received.filter { (200..<300).contains($0.answeredStatus) } }
 
     func stop() {
+        release()
         server.shutdown()
         server.waitUntilStopped()
     }
