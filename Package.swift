@@ -48,7 +48,7 @@ let package = Package(
         ]),
 
         .target(name: "CustomerCacheApp", dependencies: [
-            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "WebhookSignature", "DigitalRiverAPI",
+            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "WebhookSignature", "DigitalRiverAPI", "DigitalRiverSandbox",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "customer-cache", dependencies: [

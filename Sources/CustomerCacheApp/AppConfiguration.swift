@@ -36,6 +36,8 @@ public struct AppConfiguration: Sendable {
     public var upstreamAPIKey: String?
     /// Run an in-process Digital River emulator as the upstream (demos); never the default.
     public var sandbox: Bool
+    /// Synthetic customers the in-process sandbox starts with (they exist upstream only, so reads go through).
+    public var sandboxSeed: Int
     public var upstreamRequestTimeoutSeconds: Double
     public var upstreamMaxConcurrency: Int
     /// How `updatedTime` filters are sent on the list API (reference §7.12 is an open question).
@@ -133,6 +135,7 @@ public struct AppConfiguration: Sendable {
             upstreamAPIKey = nil
         }
         sandbox = try sources.boolean("sandbox")
+        sandboxSeed = try sources.integer("sandbox-seed", range: 0...1_000_000)
         upstreamRequestTimeoutSeconds = Double(try sources.integer("upstream-timeout-ms", range: 100...120_000)) / 1000
         upstreamMaxConcurrency = try sources.integer("upstream-max-concurrency", range: 1...256)
         upstreamUpdatedFilterStyle = try sources.choice("upstream-updated-filter", ["bracketed", "plain"])
@@ -220,6 +223,7 @@ extension AppConfiguration {
         .init(key: "upstream-url", defaultValue: "https://api.digitalriver.com", help: "Digital River API base URL"),
         .init(key: "api-key-file", defaultValue: nil, help: "File with the Digital River secret API key (else DR_API_KEY); unset: upstream disabled"),
         .init(key: "sandbox", defaultValue: "false", help: "Run an in-process Digital River emulator as the upstream (demos only)"),
+        .init(key: "sandbox-seed", defaultValue: "1000", help: "Synthetic customers the --sandbox emulator starts with (cust-000001…)"),
         .init(key: "upstream-timeout-ms", defaultValue: "10000", help: "Deadline of one Digital River request"),
         .init(key: "upstream-max-concurrency", defaultValue: "16", help: "Digital River requests in flight at once"),
         .init(key: "upstream-updated-filter", defaultValue: "bracketed", help: "updatedTime filter encoding: bracketed (updatedTime[gte]=) or plain"),

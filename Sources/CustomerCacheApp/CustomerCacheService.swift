@@ -1,5 +1,6 @@
 import Customers
 import DigitalRiverAPI
+import DigitalRiverSandbox
 import Foundation
 import JSONRPC
 import HTTP1
@@ -19,10 +20,16 @@ public final class CustomerCacheService: Sendable {
     private let rpcServer: HTTPServer
     let storeHolder = StoreHolder()
     private let clock: @Sendable () -> Int64
-    private let forgetDelivery: ForgetDelivery?
+    private let forgetDelivery: ForgetDelivery
     private let backgroundTasks = Mutex<[Task<Void, Never>]>([])
     /// The Digital River client, nil while the upstream is disabled.
-    let upstream: DigitalRiverClient?
+    let upstream = UpstreamHolder()
+    /// The in-process emulator of `--sandbox`, and the secret it signs webhooks with.
+    private let sandbox = Mutex<DigitalRiverSandbox?>(nil)
+    private let sandboxSecret: String?
+    /// Runs the RPC async path (misses, writes): our own bounded threads, so nothing that blocks Swift's global
+    /// pool elsewhere in the process can stall RPC answers.
+    private let rpcExecutor: HandlerExecutor
 
     /// `clock` is wall time in microseconds (tests move it); signatures use the same clock in seconds.
     public init(configuration: AppConfiguration, logger: Logger,
@@ -37,7 +44,16 @@ public final class CustomerCacheService: Sendable {
         let storeHolder = self.storeHolder
         readiness.register("store") { storeHolder.readiness() }
 
-        let verifier = WebhookSignatureVerifier(secrets: configuration.webhookSecrets, tolerance: configuration.signatureToleranceSeconds,
+        // --sandbox without configured secrets: the emulator signs with a secret made up for this process.
+        var secrets = configuration.webhookSecrets
+        if configuration.sandbox {
+            let generated = configuration.webhookSecrets.first?.secretForSigning ?? Self.randomToken(prefix: "sandbox_whsec_")
+            if configuration.webhookSecrets.isEmpty { secrets = [SigningSecret(generated)] }
+            sandboxSecret = generated
+        } else {
+            sandboxSecret = nil
+        }
+        let verifier = WebhookSignatureVerifier(secrets: secrets, tolerance: configuration.signatureToleranceSeconds,
                                                 now: { clock() / 1_000_000 })
         let webhook = WebhookEndpoint(store: storeHolder, verifier: verifier, liveMode: configuration.liveMode,
                                       clients: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
@@ -46,8 +62,10 @@ public final class CustomerCacheService: Sendable {
         Self.addHealthRoutes(to: &webhookRouter, readiness: readiness)
         webhookRouter.add("POST", configuration.webhookPath, .deferred { request, sink in webhook.handle(request, sink) })
 
-        let upstream = Self.makeUpstream(configuration, logger: logger)
-        self.upstream = upstream
+        if !configuration.sandbox, let client = Self.makeUpstream(configuration, logger: logger) { upstream.set(client) }
+        let upstream = self.upstream
+        let rpcExecutor = HandlerExecutor(threadCount: 2 * configuration.eventLoops, name: "rpc-work")
+        self.rpcExecutor = rpcExecutor
         let methods = CustomerMethods(store: storeHolder, upstream: upstream, negativeCacheSeconds: configuration.negativeCacheSeconds,
                                       metrics: metrics, logger: logger, clock: clock)
         var table = JSONRPCMethodTable()
@@ -60,15 +78,16 @@ public final class CustomerCacheService: Sendable {
                                                                              maxBatchLength: configuration.rpcMaxBatch,
                                                                              maxDepth: configuration.rpcMaxDepth,
                                                                              maxStringBytes: configuration.rpcMaxStringBytes))
-        let rpc = RPCEndpoint(server: rpcEngine, tokens: tokens)
-        forgetDelivery = upstream.map { ForgetDelivery(store: storeHolder, upstream: $0, intervalSeconds: configuration.forgetRetrySeconds,
-                                                       metrics: metrics, logger: logger) }
+        let rpc = RPCEndpoint(server: rpcEngine, tokens: tokens, executor: rpcExecutor)
+        forgetDelivery = ForgetDelivery(store: storeHolder, upstream: upstream, intervalSeconds: configuration.forgetRetrySeconds,
+                                        metrics: metrics, logger: logger)
         readiness.register("forget_queue") {
             let pending = storeHolder.current?.queuedForgets.count ?? 0
             return .init(ready: true, detail: pending == 0 ? "no forget pending upstream" : "\(pending) forget(s) waiting for Digital River")
         }
         readiness.register("upstream") {
-            .init(ready: true, detail: upstream == nil ? "disabled: cache-only (no API key, no --sandbox)" : "configured")
+            .init(ready: true, detail: upstream.current == nil ? "disabled: cache-only (no API key, no --sandbox)"
+                                                               : configuration.sandbox ? "sandbox emulator (not Digital River)" : "configured")
         }
         metrics.gauge("customer_cache_forget_queue", help: "Requests to be forgotten not yet delivered to Digital River.") {
             storeHolder.current?.queuedForgets.count ?? 0
@@ -96,8 +115,9 @@ public final class CustomerCacheService: Sendable {
                 storeHolder.current?.countsByState()[state] ?? 0
             }
         }
+        let secretCount = secrets.count
         metrics.gauge("customer_cache_webhook_secrets_configured", help: "Signing secrets configured (0 means every webhook is rejected).") {
-            configuration.webhookSecrets.count
+            secretCount
         }
     }
 
@@ -105,7 +125,7 @@ public final class CustomerCacheService: Sendable {
     /// Returns the real addresses (ports resolved when 0 was asked for).
     @discardableResult
     public func start() throws -> (webhook: SocketAddress, rpc: SocketAddress) {
-        if configuration.webhookSecrets.isEmpty {
+        if configuration.webhookSecrets.isEmpty, !configuration.sandbox {
             logger.warning("no webhook signing secrets configured: every webhook will be rejected with 401",
                            metadata: ["hint": "set \(AppConfiguration.webhookSecretsEnvironmentName) or webhook-secrets-file"])
         }
@@ -125,10 +145,46 @@ public final class CustomerCacheService: Sendable {
             waitUntilStopped()
             throw error
         }
-        if let forgetDelivery {
-            backgroundTasks.withLock { $0.append(Task { await forgetDelivery.run() }) }
+        if configuration.sandbox {
+            do {
+                try startSandbox(webhook: webhook)
+            } catch {
+                shutdown()
+                waitUntilStopped()
+                throw error
+            }
         }
+        let forgetDelivery = self.forgetDelivery
+        backgroundTasks.withLock { $0.append(Task(executorPreference: rpcExecutor) { await forgetDelivery.run() }) }
         return (webhook, rpc)
+    }
+
+    /// `--sandbox`: an in-process Digital River emulator on a loopback port, delivering signed webhooks to our own
+    /// webhook listener, becomes the upstream. Logged loudly; never the default.
+    private func startSandbox(webhook: SocketAddress) throws {
+        let apiKey = Self.randomToken(prefix: "sandbox_sk_")
+        var sandboxConfiguration = SandboxConfiguration(listen: try SocketAddress(host: "127.0.0.1", port: 0))
+        sandboxConfiguration.apiKey = apiKey
+        let host = webhook.host == "0.0.0.0" ? "127.0.0.1" : webhook.host == "::" ? "::1" : webhook.host
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        sandboxConfiguration.webhookURL = "http://\(hostPart):\(webhook.port)\(configuration.webhookPath)"
+        sandboxConfiguration.webhookSecret = sandboxSecret
+        sandboxConfiguration.seed = configuration.sandboxSeed
+        sandboxConfiguration.liveMode = configuration.liveMode
+        let emulator = DigitalRiverSandbox(configuration: sandboxConfiguration, logger: logger)
+        try emulator.start()
+        sandbox.withLock { $0 = emulator }
+        var sandboxed = configuration
+        sandboxed.upstreamURL = emulator.baseURL
+        sandboxed.upstreamAPIKey = apiKey
+        if let client = Self.makeUpstream(sandboxed, logger: logger) { upstream.set(client) }
+        logger.warning("SANDBOX MODE: the upstream is an in-process Digital River emulator, not Digital River",
+                       metadata: ["sandbox_url": "\(emulator.baseURL)", "seeded_customers": "\(configuration.sandboxSeed)"])
+    }
+
+    static func randomToken(prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return prefix + (0..<24).map { _ in String(UInt8.random(in: 0...15, using: &generator), radix: 16) }.joined()
     }
 
     private func openStore() throws {
@@ -163,12 +219,15 @@ public final class CustomerCacheService: Sendable {
         backgroundTasks.withLock { tasks in tasks.forEach { $0.cancel() } }
         webhookServer.shutdown()
         rpcServer.shutdown()
+        sandbox.withLock { $0 }?.shutdown()
     }
 
     /// Blocks until both listeners have drained, then closes the store (last, so in-flight writes commit).
     public func waitUntilStopped() {
         webhookServer.waitUntilStopped()
         rpcServer.waitUntilStopped()
+        sandbox.withLock { $0 }?.waitUntilStopped()
+        rpcExecutor.shutdown()
         storeHolder.current?.close()
         logger.info("stopped")
     }

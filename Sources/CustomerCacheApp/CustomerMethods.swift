@@ -10,7 +10,8 @@ import ServiceMetrics
 /// `consistency: "upstream"` read through to Digital River; writes go through the same store rules as webhooks.
 final class CustomerMethods: Sendable {
     private let store: StoreHolder
-    private let upstream: DigitalRiverClient?
+    private let upstreamHolder: UpstreamHolder
+    private var upstream: DigitalRiverClient? { upstreamHolder.current }
     private let negativeCache: NegativeCache
     private let reads = SingleFlight<Result<CustomerRecord, JSONRPCError>>()
     private let ensures = SingleFlight<Result<(CustomerRecord, Bool), JSONRPCError>>()
@@ -18,10 +19,10 @@ final class CustomerMethods: Sendable {
     private let clock: @Sendable () -> Int64
     private let counters: RPCCounters
 
-    init(store: StoreHolder, upstream: DigitalRiverClient?, negativeCacheSeconds: Int64, metrics: MetricsRegistry,
+    init(store: StoreHolder, upstream: UpstreamHolder, negativeCacheSeconds: Int64, metrics: MetricsRegistry,
          logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.store = store
-        self.upstream = upstream
+        self.upstreamHolder = upstream
         self.negativeCache = NegativeCache(ttlSeconds: negativeCacheSeconds)
         self.logger = logger
         self.clock = clock

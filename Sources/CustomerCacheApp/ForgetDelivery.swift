@@ -9,13 +9,13 @@ import ServiceMetrics
 /// (written in the same transaction as the local purge), so a restart or a long outage loses none.
 final class ForgetDelivery: Sendable {
     private let store: StoreHolder
-    private let upstream: DigitalRiverClient
+    private let upstream: UpstreamHolder
     private let logger: Logger
     private let intervalSeconds: Double
     private let attempts: Counter
     private let failures: Counter
 
-    init(store: StoreHolder, upstream: DigitalRiverClient, intervalSeconds: Double, metrics: MetricsRegistry, logger: Logger) {
+    init(store: StoreHolder, upstream: UpstreamHolder, intervalSeconds: Double, metrics: MetricsRegistry, logger: Logger) {
         self.store = store
         self.upstream = upstream
         self.logger = logger
@@ -46,7 +46,7 @@ final class ForgetDelivery: Sendable {
     func run() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(intervalSeconds))
-            guard let store = store.current, store.isOpen else { continue }
+            guard let store = store.current, store.isOpen, let upstream = upstream.current else { continue }
             for id in store.queuedForgets.sorted() {
                 if Task.isCancelled { return }
                 if await Self.deliver(id: id, upstream: upstream, store: store, logger: logger) {

@@ -9,10 +9,12 @@ import Logging
 final class RPCEndpoint: Sendable {
     private let server: JSONRPCServer
     private let tokens: CallerTokens
+    private let executor: HandlerExecutor
 
-    init(server: JSONRPCServer, tokens: CallerTokens) {
+    init(server: JSONRPCServer, tokens: CallerTokens, executor: HandlerExecutor) {
         self.server = server
         self.tokens = tokens
+        self.executor = executor
     }
 
     func handle(_ request: HTTPRequest, _ sink: HTTPResponseSink) {
@@ -35,7 +37,7 @@ final class RPCEndpoint: Sendable {
         case .needsAsync:
             let server = self.server
             let body = request.body
-            Task {
+            Task(executorPreference: executor) {
                 sink.send(Self.response(await server.handle(body: body, context: context)))
             }
         }

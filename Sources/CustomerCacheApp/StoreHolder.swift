@@ -1,4 +1,5 @@
 import Customers
+import DigitalRiverAPI
 import Synchronization
 
 /// The store once it is open. Listeners start before the store has loaded (so liveness answers at once and
@@ -20,4 +21,14 @@ final class StoreHolder: Sendable {
         guard store.isOpen else { return .init(ready: false, detail: "store is closed") }
         return .init(ready: true, detail: "\(store.count) customers in memory")
     }
+}
+
+/// The Digital River client once it exists: at start-up when an API key is configured, or after the in-process
+/// sandbox has bound its port (`--sandbox`). Nil means the upstream is disabled (cache only).
+final class UpstreamHolder: Sendable {
+    private let client = Mutex<DigitalRiverClient?>(nil)
+
+    var current: DigitalRiverClient? { client.withLock { $0 } }
+
+    func set(_ upstream: DigitalRiverClient) { client.withLock { $0 = upstream } }
 }

@@ -64,6 +64,8 @@ struct Serve: ParsableCommand {
     var upstreamUrl: String?
     @Option(name: .customLong("api-key-file"), help: "File with the Digital River secret API key (else DR_API_KEY); unset: upstream disabled.")
     var apiKeyFile: String?
+    @Option(name: .customLong("sandbox-seed"), help: "Synthetic customers the --sandbox emulator starts with (cust-000001…) (default 1000).")
+    var sandboxSeed: String?
     @Option(name: .customLong("upstream-timeout-ms"), help: "Deadline of one Digital River request (default 10000).")
     var upstreamTimeoutMs: String?
     @Option(name: .customLong("upstream-max-concurrency"), help: "Digital River requests in flight at once (default 16).")
@@ -110,6 +112,7 @@ struct Serve: ParsableCommand {
         flags["rpc-tokens-file"] = rpcTokensFile
         flags["upstream-url"] = upstreamUrl
         flags["api-key-file"] = apiKeyFile
+        flags["sandbox-seed"] = sandboxSeed
         flags["upstream-timeout-ms"] = upstreamTimeoutMs
         flags["upstream-max-concurrency"] = upstreamMaxConcurrency
         flags["upstream-updated-filter"] = upstreamUpdatedFilter
