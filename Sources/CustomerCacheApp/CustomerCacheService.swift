@@ -67,7 +67,7 @@ public final class CustomerCacheService: Sendable {
         let rpcExecutor = HandlerExecutor(threadCount: 2 * configuration.eventLoops, name: "rpc-work")
         self.rpcExecutor = rpcExecutor
         let methods = CustomerMethods(store: storeHolder, upstream: upstream, negativeCacheSeconds: configuration.negativeCacheSeconds,
-                                      metrics: metrics, logger: logger, clock: clock)
+                                      metrics: metrics, logger: logger, clock: clock, executor: rpcExecutor)
         var table = JSONRPCMethodTable()
         let tokens = configuration.callerTokens
         methods.register(into: &table) { call in

@@ -13,14 +13,16 @@ final class CustomerMethods: Sendable {
     private let upstreamHolder: UpstreamHolder
     private var upstream: DigitalRiverClient? { upstreamHolder.current }
     private let negativeCache: NegativeCache
-    private let reads = SingleFlight<Result<CustomerRecord, JSONRPCError>>()
-    private let ensures = SingleFlight<Result<(CustomerRecord, Bool), JSONRPCError>>()
+    private let reads: SingleFlight<Result<CustomerRecord, JSONRPCError>>
+    private let ensures: SingleFlight<Result<(CustomerRecord, Bool), JSONRPCError>>
     private let logger: Logger
     private let clock: @Sendable () -> Int64
     private let counters: RPCCounters
 
     init(store: StoreHolder, upstream: UpstreamHolder, negativeCacheSeconds: Int64, metrics: MetricsRegistry,
-         logger: Logger, clock: @escaping @Sendable () -> Int64) {
+         logger: Logger, clock: @escaping @Sendable () -> Int64, executor: (any TaskExecutor)?) {
+        reads = SingleFlight(executor: executor)
+        ensures = SingleFlight(executor: executor)
         self.store = store
         self.upstreamHolder = upstream
         self.negativeCache = NegativeCache(ttlSeconds: negativeCacheSeconds)

@@ -4,11 +4,17 @@ import Synchronization
 /// what turns 100 simultaneous `customer.ensure` calls for a new id into exactly one upstream create.
 final class SingleFlight<Value: Sendable>: Sendable {
     private let inFlight = Mutex<[String: Task<Value, Never>]>([:])
+    /// Where the shared operation runs; unstructured tasks do not inherit their creator's executor preference.
+    private let executor: (any TaskExecutor)?
+
+    init(executor: (any TaskExecutor)? = nil) {
+        self.executor = executor
+    }
 
     func run(_ key: String, _ operation: @escaping @Sendable () async -> Value) async -> Value {
         let (task, isLeader) = inFlight.withLock { flights -> (Task<Value, Never>, Bool) in
             if let existing = flights[key] { return (existing, false) }
-            let task = Task { await operation() }
+            let task = Task(executorPreference: executor) { await operation() }
             flights[key] = task
             return (task, true)
         }

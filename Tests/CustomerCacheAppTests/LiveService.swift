@@ -83,3 +83,20 @@ enum Events {
         Array(#"{"id":"\#(eventID)","type":"\#(type)","data":{"object":\#(object)},"liveMode":\#(liveMode),"createdTime":"\#(created)","digitalriverVersion":"2021-12-13"}"#.utf8)
     }
 }
+
+/// Runs `count` blocking clients on real threads (not Swift tasks: a blocking socket read on the cooperative pool
+/// would starve everything else in the process) and returns their results in index order.
+func onThreads<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+    let results = Mutex<[Int: T]>([:])
+    let group = DispatchGroup()
+    for index in 0..<count {
+        group.enter()
+        Thread {
+            let value = body(index)
+            results.withLock { $0[index] = value }
+            group.leave()
+        }.start()
+    }
+    group.wait()
+    return results.withLock { map in (0..<count).compactMap { map[$0] } }
+}

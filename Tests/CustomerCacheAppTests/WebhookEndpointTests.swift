@@ -143,30 +143,21 @@ struct WebhookEndpointTests {
     }
 
     @Test("a duplicate storm from 50 concurrent senders is applied exactly once per event id")
-    func duplicateStorm() async throws {
+    func duplicateStorm() throws {
         let live = try LiveService()
         defer { live.stop(); live.removeData() }
         let events = (0..<10).map { Events.event("storm-\($0)", object: Events.customer("c\($0)")) }
         let address = live.webhook
         let secret = LiveService.secret
         let now = live.clock.seconds
-        let statuses = await withTaskGroup(of: [String].self) { group in
-            for _ in 0..<50 {
-                group.addTask {
-                    await Task.detached {
-                        guard let client = try? RawClient(address) else { return ["connect-failed"] }
-                        return events.map { body in
-                            let header = WebhookSigner.header(secret: secret, timestamp: now, body: body)
-                            return client.exchange(method: "POST", path: "/webhooks/digitalriver",
-                                                   headers: [("DigitalRiver-Signature", header)], body: body)?.bodyText ?? "none"
-                        }
-                    }.value
-                }
+        let statuses = onThreads(50) { _ -> [String] in
+            guard let client = try? RawClient(address) else { return ["connect-failed"] }
+            return events.map { body in
+                let header = WebhookSigner.header(secret: secret, timestamp: now, body: body)
+                return client.exchange(method: "POST", path: "/webhooks/digitalriver",
+                                       headers: [("DigitalRiver-Signature", header)], body: body)?.bodyText ?? "none"
             }
-            var all: [String] = []
-            for await batch in group { all += batch }
-            return all
-        }
+        }.flatMap { $0 }
         #expect(statuses.filter { $0 == #"{"status":"applied"}"# }.count == 10)
         #expect(statuses.filter { $0 == #"{"status":"duplicate"}"# }.count == 490)
         #expect(live.store?.count == 10)
