@@ -169,10 +169,6 @@ struct ContractTests {
     func readmeListsEverySetting() throws {
         let listed = Set(try Self.readmeSettings().map(\.key))
         let missing = AppConfiguration.settings.map(\.key).filter { !listed.contains($0) }
-        // README's table predates the webhook, upstream and RPC settings. Remove this wrapper once it lists them all
-        // (the test then fails as "known issue not recorded", which is the reminder).
-        withKnownIssue("README's configuration table does not list every setting yet") {
-            #expect(missing == [], "settings missing from README's configuration table")
-        }
+        #expect(missing == [], "settings missing from README's configuration table")
     }
 }
