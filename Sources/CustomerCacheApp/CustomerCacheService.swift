@@ -70,6 +70,8 @@ public final class CustomerCacheService: Sendable {
                                       metrics: metrics, logger: logger, clock: clock, executor: rpcExecutor)
         var table = JSONRPCMethodTable()
         let tokens = configuration.callerTokens
+        let discovery = JSONRPCResult(encoded: Array(OpenRPCDocument.json.utf8))
+        table.register("rpc.discover", immediate: { _ in .result(discovery) }) { _ in discovery }
         methods.register(into: &table) { call in
             guard !tokens.isEmpty, let name = call.context.caller, let caller = tokens.caller(named: name) else { return nil }
             return caller.may(call: call.method) ? nil : RPCErrorCode.unauthorized.error([("method", .string(call.method))])

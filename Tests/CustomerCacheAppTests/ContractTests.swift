@@ -72,12 +72,12 @@ struct ContractTests {
         }
     }
 
-    @Test("every method openrpc.json documents is served (no -32601), except rpc.discover until it is registered")
+    @Test("every method openrpc.json documents is served (no -32601)")
     func documentedMethodsAreServed() throws {
         let live = try LiveService()
         defer { live.stop(); live.removeData() }
         let document = try Self.openRPC()
-        for name in (document["methods"]?.arrayValue ?? []).compactMap({ $0["name"]?.stringValue }) where name != "rpc.discover" {
+        for name in (document["methods"]?.arrayValue ?? []).compactMap({ $0["name"]?.stringValue }) {
             let code = try Self.errorCode(calling: name, on: live)
             #expect(code != -32601, "\(name) is documented but answers Method not found")
         }
@@ -88,17 +88,15 @@ struct ContractTests {
         let live = try LiveService()
         defer { live.stop(); live.removeData() }
         let expected = try Self.openRPC()
-        // Not registered yet: remove this wrapper when rpc.discover is served (it then fails as "not recorded").
-        withKnownIssue("rpc.discover is documented but not registered yet") {
-            let response = try #require(try Self.call("rpc.discover", on: live))
-            if let error = response["error"] {
-                Issue.record("rpc.discover answered error \(error["code"]?.intValue ?? 0) \(error["message"]?.stringValue ?? "")")
-                return
-            }
-            // Compared as a Bool so a difference does not print both documents in full.
-            let same = response["result"] == expected
-            #expect(same, "rpc.discover's result differs from openapi/openrpc.json")
+        let response = try #require(try Self.call("rpc.discover", on: live))
+        if let error = response["error"] {
+            Issue.record("rpc.discover answered error \(error["code"]?.intValue ?? 0) \(error["message"]?.stringValue ?? "")")
+            return
         }
+        // Compared as a Bool so a difference does not print both documents in full. A failure here usually means
+        // openrpc.json was edited without running scripts/embed-openrpc.
+        let same = response["result"] == expected
+        #expect(same, "rpc.discover's result differs from openapi/openrpc.json: run scripts/embed-openrpc")
     }
 
     /// Sends `{"jsonrpc":"2.0","method":name,"params":{},"id":1}` to /rpc and returns the response object.
