@@ -8,6 +8,7 @@ struct CommittedBatch {
     var checkpoints: [(String, String?)] = []
     var forgetsQueued: Set<String> = []
     var forgetsDelivered: Set<String> = []
+    var seenEvents: Set<String> = []
 }
 
 /// The writer thread's SQLite side: one connection, statements prepared once, one transaction per batch.
@@ -18,6 +19,8 @@ final class Writer: @unchecked Sendable {
     private var connection: SQLiteConnection?
     private var statements: Statements?
     private var lastPrune: Int64 = 0
+    /// Processed event ids; only this thread touches it, and only after a commit succeeded.
+    private var seen: SeenEvents
 
     private struct Statements {
         let upsert: SQLiteStatement
@@ -30,8 +33,9 @@ final class Writer: @unchecked Sendable {
         let unqueueForget: SQLiteStatement
     }
 
-    init(connection: SQLiteConnection, configuration: StoreConfiguration) {
+    init(connection: SQLiteConnection, configuration: StoreConfiguration, seen: SeenEvents) {
         self.connection = connection
+        self.seen = seen
         self.configuration = configuration
         stopped.enter()
     }
@@ -52,7 +56,7 @@ final class Writer: @unchecked Sendable {
                 ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_us = excluded.updated_us,
                     event_us = excluded.event_us, stale = excluded.stale, body = excluded.body
                 """),
-            markSeen: try connection.prepare("INSERT OR IGNORE INTO processed_events (id, received_s) VALUES (?, ?)"),
+            markSeen: try connection.prepare("INSERT INTO processed_events (id, received_s) VALUES (?, ?)"),
             oldestSeen: try connection.prepare("SELECT received_s FROM processed_events ORDER BY rowid LIMIT 1"),
             prune: try connection.prepare("""
                 DELETE FROM processed_events WHERE rowid IN
@@ -97,17 +101,13 @@ final class Writer: @unchecked Sendable {
                     for operation in operations {
                         switch operation {
                         case .event(let event):
-                            // Recording the id first doubles as the duplicate check: an ignored insert means seen.
-                            // If the batch later fails, the rollback forgets the id too, so a retry applies it.
-                            if seenInBatch.contains(event.id) {
+                            // The in-memory set learns an id only after its batch committed, so a failed batch
+                            // leaves it unseen and Digital River's retry applies the event.
+                            if seenInBatch.contains(event.id) || seen.contains(event.id) {
                                 outcomes.append(.duplicate)
                                 continue
                             }
                             try statements.markSeen.run([.text(event.id), .integer(nowSeconds)])
-                            if connection.changes == 0 {
-                                outcomes.append(.duplicate)
-                                continue
-                            }
                             seenInBatch.insert(event.id)
                             outcomes.append(try apply(CustomerRules.event(event, current: event.customerID.flatMap(lookup))))
                         case .snapshot(let customer, let observedAt):
@@ -140,6 +140,7 @@ final class Writer: @unchecked Sendable {
                     }
                     batch.outcomes.append(outcomes)
                 }
+                batch.seenEvents = seenInBatch
                 if nowSeconds - lastPrune >= 60 {
                     // Bounded work per batch: at most 5,000 of the oldest ids, and only when the oldest has expired.
                     let cutoff = nowSeconds - configuration.dedupRetentionSeconds
@@ -150,7 +151,11 @@ final class Writer: @unchecked Sendable {
                 batch.records = Array(overlay.values)
                 return batch
             }
-            if nowSeconds - lastPrune >= 60 { lastPrune = nowSeconds }
+            for id in batch.seenEvents { seen.insert(id, receivedSeconds: nowSeconds) }
+            if nowSeconds - lastPrune >= 60 {
+                lastPrune = nowSeconds
+                seen.expire(before: nowSeconds - configuration.dedupRetentionSeconds)
+            }
             if batch.outcomes.contains(where: { $0.contains(.forgotten) || $0.contains(.deleted) }) {
                 // The WAL still holds the pre-purge page images; truncating it makes the purge real on disk now,
                 // not at some later automatic checkpoint. Forgets and deletes are rare, so the cost is too.

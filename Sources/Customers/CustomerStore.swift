@@ -77,6 +77,7 @@ public final class CustomerStore: Sendable {
         var loaded: [String: CustomerRecord] = [:]
         var loadedCheckpoints: [String: String] = [:]
         var loadedForgets: Set<String> = []
+        var seen = SeenEvents()
         do {
             connection = try SQLiteConnection(path: configuration.path)
             try Self.makeMigrator().migrate(connection)
@@ -89,6 +90,12 @@ public final class CustomerStore: Sendable {
             let checkpointSelect = try connection.prepare("SELECT name, value FROM checkpoints")
             while try checkpointSelect.step() {
                 if let name = checkpointSelect.text(at: 0), let value = checkpointSelect.text(at: 1) { loadedCheckpoints[name] = value }
+            }
+            let seenSelect = try connection.prepare("SELECT id, received_s FROM processed_events ORDER BY rowid")
+            let cutoff = clock() / 1_000_000 - configuration.dedupRetentionSeconds
+            while try seenSelect.step() {
+                let received = seenSelect.int64(at: 1)
+                if received >= cutoff, let id = seenSelect.text(at: 0) { seen.insert(id, receivedSeconds: received) }
             }
             let forgetSelect = try connection.prepare("SELECT customer_id FROM forget_queue")
             while try forgetSelect.step() {
@@ -103,7 +110,7 @@ public final class CustomerStore: Sendable {
         checkpoints = Mutex(loadedCheckpoints)
         pendingForgets = Mutex(loadedForgets)
         queue = WriteQueue()
-        writer = Writer(connection: connection, configuration: configuration)
+        writer = Writer(connection: connection, configuration: configuration, seen: seen)
         let thread = Thread { [self] in runWriter() }
         thread.name = "store-writer"
         thread.start()
@@ -211,10 +218,11 @@ public final class CustomerStore: Sendable {
                     stale INTEGER NOT NULL DEFAULT 0,
                     body BLOB NOT NULL
                 );
-                -- Rowids grow with insertion time, so pruning walks from the lowest rowid and needs no age index
-                -- (one B-tree insert fewer per event on the hot path).
+                -- An append-only log of processed event ids: the duplicate check runs against an in-memory set
+                -- rebuilt from it at start, so no index is needed and every insert lands on the last page.
+                -- Rowids grow with insertion time, so pruning walks from the lowest rowid.
                 CREATE TABLE processed_events (
-                    id TEXT PRIMARY KEY NOT NULL,
+                    id TEXT NOT NULL,
                     received_s INTEGER NOT NULL
                 );
                 CREATE TABLE checkpoints (

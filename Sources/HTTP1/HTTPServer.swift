@@ -53,7 +53,9 @@ public final class HTTPServer: Sendable {
         bound.withLock { $0 = address }
         for loop in created {
             stopped.enter()
+            let threadName = "\(configuration.name)-loop-\(loop.index)"
             let thread = Thread { [stopped] in
+                setCurrentThreadName(threadName)
                 loop.run()
                 stopped.leave()
             }

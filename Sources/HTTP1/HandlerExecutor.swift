@@ -1,4 +1,5 @@
 import Foundation
+import Sockets
 import Synchronization
 
 /// The bounded pool that runs `.async` handlers off the event loops. It is the handlers' preferred task executor,
@@ -15,7 +16,11 @@ public final class HandlerExecutor: TaskExecutor, @unchecked Sendable {
     public init(threadCount: Int, name: String) {
         self.threadCount = max(1, threadCount)
         for index in 0..<self.threadCount {
-            let thread = Thread { [self] in work() }
+            let threadName = "\(name)-\(index)"
+            let thread = Thread { [self] in
+                setCurrentThreadName(threadName)
+                work()
+            }
             thread.name = "\(name)-\(index)"
             thread.start()
         }

@@ -39,3 +39,9 @@ func nonBlockingSyscall<T: FixedWidthInteger>(_ name: StaticString, _ body: () -
 func closeDescriptor(_ fd: Int32) {
     _ = Glibc.close(fd)
 }
+
+/// Names the calling thread as the kernel sees it (Foundation's `Thread.name` does not reach it on Linux), so
+/// `top -H`, perf and gdb show which loop or pool a thread belongs to.
+public func setCurrentThreadName(_ name: String) {
+    clinux_set_thread_name(name)
+}

@@ -16,6 +16,9 @@
 
 int clinux_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
 
+/// Names the calling thread for top -H, perf and gdb (at most 15 bytes are kept).
+void clinux_set_thread_name(const char *name);
+
 static inline int clinux_errno(void) { return errno; }
 
 static inline int clinux_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
