@@ -34,15 +34,13 @@ public final class HTTPServer: Sendable {
     /// Binds every loop's listener and starts the loop threads; returns the bound address.
     @discardableResult
     public func start() throws -> SocketAddress {
-        var address = configuration.address
+        // Probe first: fails with EADDRINUSE if anyone holds the port, and picks the port when 0 was asked for.
+        let port = try TCPSocket.reservePort(for: configuration.address)
+        let address = try SocketAddress(host: configuration.address.host, port: port)
         var created: [EventLoop] = []
         do {
             for index in 0..<configuration.eventLoopCount {
                 let listener = try TCPSocket.listen(on: address, reusePort: true)
-                if index == 0 {
-                    // With port 0 the first listener picks the port; the other loops join it.
-                    address = try listener.localAddress()
-                }
                 created.append(try EventLoop(index: index, listener: listener, server: self))
             }
         } catch {

@@ -33,6 +33,16 @@ public struct TCPSocket {
         return TCPSocket(descriptor: fd)
     }
 
+    /// Checks that nobody holds `address` by binding it once without SO_REUSEPORT, and returns the port that bind
+    /// got (the real one when 0 was asked for). SO_REUSEPORT lets any process of the same user join a port
+    /// silently, so without this check a second instance started by mistake would split the traffic instead of
+    /// failing with "address in use".
+    public static func reservePort(for address: SocketAddress) throws(SocketError) -> UInt16 {
+        let probe = try listen(on: address, backlog: 1, reusePort: false)
+        defer { probe.close() }
+        return try probe.localAddress().port
+    }
+
     /// Connects a blocking client socket; used by tests, the sandbox's webhook sender and benchmarks.
     public static func connect(to address: SocketAddress) throws(SocketError) -> TCPSocket {
         let fd = try syscall("socket") { Glibc.socket(address.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0) }

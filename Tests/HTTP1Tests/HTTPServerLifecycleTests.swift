@@ -145,3 +145,14 @@ struct HTTPServerLifecycleTests {
         #expect(client.readResponse()?.status == 200)
     }
 }
+
+@Suite("Port ownership")
+struct PortOwnershipTests {
+    @Test("a second server on a port already in use fails with EADDRINUSE instead of silently sharing it")
+    func secondInstanceRefused() throws {
+        let first = try TestServer()
+        let second = HTTPServer(configuration: HTTPServerConfiguration(address: first.address, name: "second", eventLoopCount: 2),
+                                router: HTTPRouter(), logger: .init(label: "test"))
+        #expect(throws: SocketError(call: "bind", errno: EADDRINUSE)) { try second.start() }
+    }
+}
