@@ -238,3 +238,19 @@ struct RPCEndpointTests {
         #expect(checkpoint["result"]?["value"] == "fresh")
     }
 }
+
+@Suite("JSON-RPC when the store cannot commit")
+struct RPCStoreFailureTests {
+    @Test("writes get -32007 store_unavailable while cached reads keep being served")
+    func storeUnavailable() throws {
+        let live = try LiveService()
+        defer { live.stop(); live.removeData() }
+        try live.seed("c1")
+        live.store?.close()
+        let forget = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.forget","params":{"id":"c1"},"id":1}"#)
+        #expect(forget["error"]?["code"] == -32007)
+        let load = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"cache.load","params":{"customers":[{"id":"x"}]},"id":2}"#)
+        #expect(load["error"]?["code"] == -32007)
+        #expect(try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"c1"},"id":3}"#)["result"]?["id"] == "c1")
+    }
+}
