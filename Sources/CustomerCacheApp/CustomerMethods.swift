@@ -70,8 +70,10 @@ final class CustomerMethods: Sendable {
         let fromUpstream: Bool
     }
 
+    private static let getParameterNames: [StaticString] = ["id", "consistency"]
+
     private func getParameters(_ call: JSONRPCCall) throws(JSONRPCError) -> GetParameters {
-        try call.rejectUnknownParameters(allowed: ["id", "consistency"])
+        try call.rejectUnknownParameters(allowed: Self.getParameterNames)
         let id = try customerID(call)
         switch try call.optionalString("consistency") {
         case nil, "cache"?: return GetParameters(id: id, fromUpstream: false)

@@ -48,10 +48,21 @@ final class RPCEndpoint: Sendable {
         return .json(.ok, body)
     }
 
-    /// `application/json`, optionally with parameters such as `; charset=utf-8`.
+    /// `application/json`, any case, optionally followed by parameters such as `; charset=utf-8`. Byte-level on
+    /// purpose: this runs for every call, and Foundation's character-set trimming cost more than the lookup.
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        return mediaType == "application/json"
+        let expected = Array("application/json".utf8)
+        var bytes = contentType.utf8.makeIterator()
+        for wanted in expected {
+            guard let byte = bytes.next() else { return false }
+            let isLetter = wanted >= UInt8(ascii: "a") && wanted <= UInt8(ascii: "z")
+            guard isLetter ? byte | 0x20 == wanted : byte == wanted else { return false }
+        }
+        while let byte = bytes.next() {
+            if byte == UInt8(ascii: ";") { return true }
+            if byte != UInt8(ascii: " ") && byte != UInt8(ascii: "\t") { return false }
+        }
+        return true
     }
 }

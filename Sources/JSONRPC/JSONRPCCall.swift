@@ -86,6 +86,16 @@ extension JSONRPCCall {
             throw .invalidParams(parameter: key, reason: "is not a known parameter")
         }
     }
+
+    /// The same check against a short list, without building a set per call (the cache-hit path runs this).
+    public func rejectUnknownParameters(allowed: [StaticString]) throws(JSONRPCError) {
+        for (key, _) in params {
+            let known = allowed.contains { name in
+                name.withUTF8Buffer { expected in key.utf8.elementsEqual(expected) }
+            }
+            if !known { throw .invalidParams(parameter: key, reason: "is not a known parameter") }
+        }
+    }
 }
 
 /// A method's result as already-encoded JSON bytes, so cached customer JSON is spliced into the response

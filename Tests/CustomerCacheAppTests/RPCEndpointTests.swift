@@ -254,3 +254,15 @@ struct RPCStoreFailureTests {
         #expect(try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"c1"},"id":3}"#)["result"]?["id"] == "c1")
     }
 }
+
+@Suite("Content-Type matching")
+struct ContentTypeTests {
+    @Test("application/json in any case, with or without parameters, and nothing else", arguments: [
+        ("application/json", true), ("Application/JSON", true), ("application/json; charset=utf-8", true),
+        ("application/json ;charset=utf-8", true), ("application/jsonx", false), ("application/json-patch+json", false),
+        ("text/json", false), ("application/jso", false), ("", false),
+    ])
+    func matching(_ value: String, _ expected: Bool) {
+        #expect(RPCEndpoint.isJSON(value) == expected)
+    }
+}
