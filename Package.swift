@@ -90,6 +90,10 @@ let package = Package(
             "DigitalRiverSandbox", "HTTP1", "Sockets", "JSON", "Customers", "WebhookSignature",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "CacheWarmerTests", dependencies: [
+            "CacheWarmer", "CustomerCacheApp", "DigitalRiverAPI", "DigitalRiverSandbox", "HTTPTestClient", "Sockets", "JSON",
+            "Customers", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "HTTPTestClient", "Sockets", .product(name: "Logging", package: "swift-log")]),
     ]
 )

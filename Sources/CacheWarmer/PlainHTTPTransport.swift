@@ -210,10 +210,15 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
         }
 
         mutating func exchange(head: [UInt8], body: [UInt8], method: String, deadline: Double) -> Outcome {
-            if let error = write(head, deadline: deadline) ?? (body.isEmpty ? nil : write(body, deadline: deadline)) {
-                return .failed(error, receivedAnything: false)
-            }
             var receivedAnything = !buffer.isEmpty
+            if let error = write(head, deadline: deadline) ?? (body.isEmpty ? nil : write(body, deadline: deadline)) {
+                // A server may answer early (413 for a body over its limit) and close while we are still sending;
+                // that answer, if it reached us, is the one to report.
+                guard error.kind == .connectionLost, case .success(true) = fill(deadline: min(deadline, RequestPacer.monotonicSeconds() + 1)) else {
+                    return .failed(error, receivedAnything: receivedAnything)
+                }
+                receivedAnything = true
+            }
             while true {
                 // The head, skipping any 1xx interim answers.
                 var headEnd = Self.headEnd(buffer)

@@ -21,7 +21,8 @@ public struct IDList: Sendable, Hashable {
         var duplicates = 0
         var invalid: [Int] = []
         var number = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift, so a CRLF file must be split on both forms, not on "\n" alone.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             number += 1
             let line = Self.trimmed(rawLine)
             guard !line.isEmpty, !line.hasPrefix("#") else { continue }
