@@ -5,8 +5,8 @@ public struct WarmConfiguration: Sendable {
     /// Where customers come from.
     public enum Source: Sendable {
         /// Digital River's list API, from the start or (with `since`) customers updated at or after a time.
-        /// `since` is the absolute ISO-8601 time sent to DR; `sinceArgument` is `--since` as given (it names the
-        /// checkpoint, so `--since 26h` resumes as the same run on the next day).
+        /// `since` is the absolute ISO-8601 time sent to DR; `sinceArgument` is `--since` as given, which names the
+        /// checkpoint (a resumed run reuses the stored absolute time, i.e. continues the same query).
         case list(since: String?, sinceArgument: String?)
         /// Customer ids read through the service with batched `customer.get` calls.
         case ids(IDList)
