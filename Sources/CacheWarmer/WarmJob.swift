@@ -152,6 +152,8 @@ public final class WarmJob: Sendable {
         var persisted: String?
         /// Set by the first load that failed for good; no checkpoint is written after it.
         var failure: ServiceError?
+        /// `pages` of the newest position sent so far: a lagging position at or before it is not sent again.
+        var sentPages = -1
     }
 
     private func runList(name: String, since requestedSince: String?) async -> (WarmReport.Outcome, String?) {
@@ -197,6 +199,9 @@ public final class WarmJob: Sendable {
         var stopped = false
         var fetchFailure: String?
         let byteBudget = max(1, configuration.maxLoadBytes - 256)
+        // Cursors of the last few pages, to step back to when the current one has been deleted at Digital River.
+        var earlierCursors: [String?] = []
+        var cursorFallbacks = 0
 
         while pipeline.failure == nil {
             if stopRequested || configuration.maxPages.map({ pagesThisRun >= $0 }) == true {
@@ -207,6 +212,17 @@ public final class WarmJob: Sendable {
             let page: CustomerPage
             do {
                 page = try await fetchPage(client, after: cursor, since: since)
+            } catch where Self.isUnknownCursor(error) && cursor != nil && cursorFallbacks < 50 {
+                // The customer the cursor names was deleted since its page was read (or since the checkpoint was
+                // saved). Step back a page and read on from there; pages read twice load as unchanged.
+                let fallback: String? = earlierCursors.popLast() ?? nil
+                cursorFallbacks += 1
+                logger.warning("the list cursor no longer exists at Digital River; stepping back a page", metadata: [
+                    "cursor": "\(cursor ?? "-")", "continue_after": "\(fallback ?? "(the first page)")",
+                ])
+                statistics.update { $0.retries += 1 }
+                cursor = fallback
+                continue
             } catch {
                 if stopRequested {
                     stopped = true
@@ -235,6 +251,8 @@ public final class WarmJob: Sendable {
             }
             batch.customers.append(contentsOf: page.customers.lazy.map(\.encoded))
             batch.bytes += pageBytes
+            earlierCursors.append(cursor)
+            if earlierCursors.count > 8 { earlierCursors.removeFirst() }
             cursor = page.lastID ?? cursor
             batch.checkpoint = WarmCheckpoint(state: .running, source: .list, since: since, after: cursor, pages: pagesDone,
                                               customers: customersDone)
@@ -281,9 +299,17 @@ public final class WarmJob: Sendable {
             statistics.update { $0.waitingForLoadSeconds += waited }
         }
         guard pipeline.failure == nil else { return }
-        let carried: WarmCheckpoint? = pipeline.inFlight.isEmpty ? batch.checkpoint : pipeline.acknowledged
+        let carried: WarmCheckpoint?
+        if pipeline.inFlight.isEmpty {
+            carried = batch.checkpoint
+        } else if let acknowledged = pipeline.acknowledged, acknowledged.pages > pipeline.sentPages {
+            carried = acknowledged
+        } else {
+            carried = nil
+        }
         var value = carried?.encoded
         if value == pipeline.persisted { value = nil }
+        if value != nil, let carried { pipeline.sentPages = max(pipeline.sentPages, carried.pages) }
         let checkpoint = value.map { (name: name, value: Optional($0)) }
         let customers = batch.customers
         let task = Task { [self] in await loadWithRetries(customers, checkpoint: checkpoint) }
@@ -308,6 +334,11 @@ public final class WarmJob: Sendable {
 
     private func drain(_ pipeline: inout Pipeline) async {
         while !pipeline.inFlight.isEmpty { await settleOldest(&pipeline) }
+    }
+
+    /// Digital River (as the sandbox emulates it) refuses a `startingAfter` naming a customer it no longer has.
+    static func isUnknownCursor(_ error: DigitalRiverError) -> Bool {
+        error.kind == .rejected && error.errors.contains { $0.parameter == "startingAfter" }
     }
 
     /// One list page, with the job's own attempts on top of the client's when DR stays unavailable or keeps

@@ -143,6 +143,53 @@ struct WarmTests {
         try expectAllPresent(sandbox, in: service)
     }
 
+    @Test("a cursor deleted at Digital River during the run makes the job step back a page, not fail")
+    func cursorDeletedMidRun() async throws {
+        let service = try TestService()
+        defer { service.stop() }
+        let sandbox = try startSandbox(seed: 1_000)
+        defer { stop(sandbox) }
+        var failures = SandboxFailures()
+        failures.latencyMilliseconds = 100
+        sandbox.setFailures(failures)
+        let ids = sandbox.customerIDs
+
+        let job = try WarmJob(configuration: try listConfiguration(sandbox: sandbox, service: service),
+                              logger: Logger(label: "warm") { _ in LogCapture() })
+        let run = Task { await job.run() }
+        // Page 3 is in hand and the request for page 4 (startingAfter its last id) sits in the sandbox's latency.
+        while job.statistics.snapshot.pages < 3 { try await Task.sleep(nanoseconds: 1_000_000) }
+        try sandbox.delete(id: ids[299])
+        let report = await run.value
+        #expect(report.outcome == .completed, "\(report.text)")
+        #expect(report.counts.retries >= 1)
+        #expect(listRequests(sandbox) == 12, "10 pages, the refused one, and page 3 again")
+        try expectAllPresent(sandbox, in: service)
+    }
+
+    @Test("a checkpoint whose cursor was deleted since makes --resume start over from the first page")
+    func cursorDeletedBeforeResume() async throws {
+        let service = try TestService()
+        defer { service.stop() }
+        let sandbox = try startSandbox(seed: 1_000)
+        defer { stop(sandbox) }
+        var configuration = try listConfiguration(sandbox: sandbox, service: service)
+        configuration.maxPages = 5
+        #expect(try await warm(configuration).outcome == .stopped)
+        let after = try #require(try checkpoint(service, "warm:list:all")?.after)
+        try sandbox.delete(id: after)
+
+        configuration.maxPages = nil
+        configuration.resume = true
+        let report = try await warm(configuration)
+        #expect(report.outcome == .completed, "\(report.text)")
+        #expect(report.counts.pages == 10)
+        #expect(report.counts.unchanged >= 499, "the first five pages were applied already")
+        #expect(report.counts.loaded == 999)
+        #expect(listRequests(sandbox) == 5 + 1 + 10)
+        try expectAllPresent(sandbox, in: service)
+    }
+
     @Test("a storm of 429s with Retry-After 1 still completes, paced")
     func rateLimitStorm() async throws {
         let service = try TestService()
