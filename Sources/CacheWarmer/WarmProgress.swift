@@ -113,7 +113,22 @@ public final class WarmProgress: Sendable {
         return (value < 0 ? "-" : "") + out
     }
 
+    /// write(2) on standard output, errors ignored: a progress line is not worth dying for, and Foundation's
+    /// `FileHandle.write` traps when the reader has gone away (EPIPE, e.g. `warm | head`).
     private static func write(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { raw in
+                Foundation.write(STDOUT_FILENO, raw.baseAddress.map { $0 + offset }, raw.count - offset)
+            }
+            if written > 0 {
+                offset += written
+            } else if written < 0, errno == EINTR {
+                continue
+            } else {
+                return
+            }
+        }
     }
 }

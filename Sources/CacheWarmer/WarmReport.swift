@@ -132,7 +132,7 @@ public struct WarmReport: Sendable {
         if let resumedAfter = c.resumedAfter { lines.append("  resumed after:      \(resumedAfter)") }
         if source == "list" {
             lines.append("  customers loaded:   \(c.loaded) (applied \(c.applied), unchanged \(c.unchanged), "
-                         + "skipped as older \(c.older), kept forgotten/deleted \(c.forgotten))")
+                         + "skipped as older \(c.older), forgotten or deleted (no PII kept) \(c.forgotten))")
             lines.append("  pages:              \(c.pages) (\(c.upstreamRequests) Digital River requests, \(c.rateLimited) answered 429)")
         } else {
             lines.append("  ids:                \(c.found + c.notFound + c.gone + c.errors) of \(c.total ?? 0) (found \(c.found), "
