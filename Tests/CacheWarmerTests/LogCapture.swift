@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-/// A log handler that keeps every line, for asserting what must never be logged.
+/// A log handler that keeps every line, for asserting what must never be logged (from CustomerCacheAppTests).
 final class LogCapture: LogHandler, @unchecked Sendable {
     // @unchecked: `lines` is guarded by `lock`; the remaining fields are set once before use.
     private let lock = NSLock()
@@ -14,9 +14,9 @@ final class LogCapture: LogHandler, @unchecked Sendable {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        let merged = self.metadata.merging(metadata ?? [:]) { $1 }
-        let text = "\(level) \(message) \(merged.map { "\($0)=\($1)" }.sorted().joined(separator: " "))"
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let text = "\(event.level) \(event.message) \(merged.map { "\($0)=\($1)" }.sorted().joined(separator: " "))"
         lock.lock()
         lines.append(text)
         lock.unlock()
