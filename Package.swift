@@ -51,8 +51,14 @@ let package = Package(
             "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "WebhookSignature", "DigitalRiverAPI", "DigitalRiverSandbox",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The warm-up job: pages Digital River's list (or reads ids) and loads the running service over JSON-RPC.
+        // Never opens the store; talks to Digital River and the service only through HTTP (URLSession for https,
+        // a small keep-alive client on Sockets for plain http).
+        .target(name: "CacheWarmer", dependencies: [
+            "DigitalRiverAPI", "JSON", "Customers", "Sockets", .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "customer-cache", dependencies: [
-            "CustomerCacheApp", "WebhookSignature", "DigitalRiverSandbox",
+            "CustomerCacheApp", "CacheWarmer", "DigitalRiverAPI", "WebhookSignature", "DigitalRiverSandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -83,6 +89,10 @@ let package = Package(
         .testTarget(name: "DigitalRiverSandboxTests", dependencies: [
             "DigitalRiverSandbox", "HTTP1", "Sockets", "JSON", "Customers", "WebhookSignature",
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "CacheWarmerTests", dependencies: [
+            "CacheWarmer", "CustomerCacheApp", "DigitalRiverAPI", "DigitalRiverSandbox", "HTTPTestClient", "Sockets", "JSON",
+            "Customers", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "HTTPTestClient", "Sockets", .product(name: "Logging", package: "swift-log")]),
     ]

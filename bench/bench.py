@@ -252,6 +252,79 @@ def webhook_bench():
     print(f"  ratio events/s to one-commit-per-event SQLite rate: {eps / commits:.1f}x (per round: {per_round})")
 
 
+def warm_bench():
+    """`customer-cache warm` from a local sandbox of WARM_CUSTOMERS (default 100,000) into a fresh service per round.
+
+    Reports customers/s end to end (the job's own clock, from its first list request to the last acknowledged load),
+    the job's split between upstream paging (fetch_seconds) and loading (load_seconds, summed over the two loads it
+    keeps in flight), and the CPU each process used, which on 2 cores is what decides the rate.
+    """
+    import json, resource
+    customers = int(os.environ.get("WARM_CUSTOMERS", "100000"))
+    binary = os.path.join(RELEASE, "customer-cache")
+    sandbox_port = free_port()
+    sandbox = subprocess.Popen([binary, "sandbox", "--listen", f"127.0.0.1:{sandbox_port}", "--seed", str(customers),
+                                "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(sandbox_port, timeout=120)
+
+    def run_job(rpc, *extra):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.time()
+        out = subprocess.run([binary, "warm", "--rpc-url", f"http://127.0.0.1:{rpc}", "--upstream-url",
+                              f"http://127.0.0.1:{sandbox_port}", "--requests-per-second", "0", "--progress", "off",
+                              "--log-level", "warning", "--json", *extra],
+                             capture_output=True, text=True, env=dict(os.environ, DR_API_KEY="sk_test_bench"))
+        wall = time.time() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if out.returncode != 0:
+            raise RuntimeError(f"warm exited {out.returncode}: {out.stderr[-2000:]}")
+        summary = json.loads(out.stdout)
+        summary["job_cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        summary["process_per_second"] = summary["loaded"] / wall
+        return summary
+
+    def one_round(*extra):
+        service, _, rpc, data = start_service()
+        try:
+            sandbox_cpu, service_cpu = cpu_seconds(sandbox.pid), cpu_seconds(service.proc.pid)
+            first = run_job(rpc, *extra)
+            first["sandbox_cpu"] = cpu_seconds(sandbox.pid) - sandbox_cpu
+            first["service_cpu"] = cpu_seconds(service.proc.pid) - service_cpu
+            again = run_job(rpc, *extra)
+            return first, again
+        finally:
+            service.stop()
+            shutil.rmtree(data, ignore_errors=True)
+
+    try:
+        rounds = [one_round() for _ in range(ROUNDS)]
+        urlsession = one_round("--http-client", "urlsession")
+    finally:
+        sandbox.send_signal(signal.SIGTERM)
+        sandbox.wait(10)
+
+    def med(rows, key):
+        return statistics.median(r[key] for r in rows)
+    firsts = [r[0] for r in rounds]
+    agains = [r[1] for r in rounds]
+    bad = [r for r in firsts + agains if r["loaded"] != customers or r["errors"] or r["invalid"]]
+    print(f"\nwarm-up: {customers} customers, local sandbox (no rate limit) -> fresh service, {ROUNDS} rounds (medians)")
+    print(f"  end to end      {med(firsts, 'customers_per_second'):8.0f} customers/s  ({med(firsts, 'elapsed_seconds'):.2f} s; "
+          f"per round: {', '.join('%.0f' % r['customers_per_second'] for r in firsts)})")
+    print(f"  process         {med(firsts, 'process_per_second'):8.0f} customers/s  (from exec to exit of `customer-cache warm`)")
+    print(f"  fetch_seconds   {med(firsts, 'fetch_seconds'):8.2f} s   upstream paging, {med(firsts, 'pages'):.0f} pages of 100, sequential")
+    print(f"  load_seconds    {med(firsts, 'load_seconds'):8.2f} s   cache.load calls (2 in flight, so summed time can exceed elapsed)")
+    print(f"  waiting         {med(firsts, 'waiting_for_load_seconds'):8.2f} s   page loop blocked on a free load slot")
+    print(f"  cpu seconds     job {med(firsts, 'job_cpu'):.2f}, service {med(firsts, 'service_cpu'):.2f}, sandbox {med(firsts, 'sandbox_cpu'):.2f} "
+          f"(2 cores: {2 * med(firsts, 'elapsed_seconds'):.2f} available)")
+    print(f"  repeated run    {med(agains, 'customers_per_second'):8.0f} customers/s  (applied {med(agains, 'applied'):.0f}, "
+          f"unchanged {med(agains, 'unchanged'):.0f})")
+    u = urlsession[0]
+    print(f"  with --http-client urlsession (1 round): {u['customers_per_second']:.0f} customers/s, job cpu {u['job_cpu']:.2f} s")
+    if bad:
+        print(f"  WARNING: {len(bad)} runs did not load every customer cleanly")
+
+
 def soak():
     port = free_port()
     ours = Server([os.path.join(RELEASE, "http-bench-server"), f"127.0.0.1:{port}"], port)
@@ -269,8 +342,8 @@ def soak():
 
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "http"
-    scenarios = {"http": [http_bench], "soak": [soak], "rpc": [rpc_bench], "webhooks": [webhook_bench]}
-    scenarios["all"] = [f for name in ("http", "rpc", "webhooks", "soak") for f in scenarios[name]]
+    scenarios = {"http": [http_bench], "soak": [soak], "rpc": [rpc_bench], "webhooks": [webhook_bench], "warm": [warm_bench]}
+    scenarios["all"] = [f for name in ("http", "rpc", "webhooks", "warm", "soak") for f in scenarios[name]]
     if mode not in scenarios:
         sys.exit(f"unknown scenario {mode}; one of {', '.join(scenarios)}")
     for scenario in scenarios[mode]:

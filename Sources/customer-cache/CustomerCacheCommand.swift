@@ -4,13 +4,13 @@ import Foundation
 import Logging
 
 /// The customer-cache command line: `serve` runs the service, `sign` signs a webhook body, `sandbox` runs the Digital
-/// River emulator; a later subcommand adds warm-up.
+/// River emulator, `warm` warms a running service from Digital River.
 @main
 struct CustomerCacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customer-cache",
         abstract: "A trustworthy local cache of Digital River customers.",
-        subcommands: [Serve.self, SignCommand.self, SandboxCommand.self],
+        subcommands: [Serve.self, SignCommand.self, SandboxCommand.self, WarmCommand.self],
         defaultSubcommand: Serve.self
     )
 }
