@@ -32,7 +32,7 @@ public struct CallerTokens: Sendable {
         key = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         var callers: [[UInt8]: Caller] = [:]
         var names: Set<String> = []
-        let entries = text.split(whereSeparator: { $0 == "\n" || $0 == ";" })
+        let entries = text.split(whereSeparator: { $0.isNewline || $0 == ";" })  // isNewline: "\r\n" is one Character
         for (index, entry) in entries.enumerated() {
             let line = entry.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })

@@ -34,7 +34,7 @@ public struct ConfigurationSources: Sendable {
     /// Parses `key = value` lines; `#` starts a comment. Unknown keys are an error so a typo never goes unnoticed.
     static func parseFile(_ text: String, known: [String: SettingSpecification]) throws(ConfigurationError) -> [String: String] {
         var values: [String: String] = [:]
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (number, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
             let trimmed = line.trimmingCharacters(in: " \t\r")
             if trimmed.isEmpty { continue }

@@ -20,7 +20,11 @@ final class EventLoop: @unchecked Sendable {
     let index: Int
     private let listener: TCPSocket
     private var listenerOpen = true
-    private unowned let server: HTTPServer
+    /// What the loop needs of its server, held strongly: the loop thread can outlive the last reference to the
+    /// `HTTPServer` (released after `shutdown()` without `waitUntilStopped()`), and must not touch a freed object.
+    private let shared: SharedServerState
+    private let router: HTTPRouter
+    private let handlerExecutor: HandlerExecutor
     private let epoll: Epoll
     private let wakeup: EventFD
     private let mailbox = Mutex<(completions: [Completion], shutdown: Bool)>(([], false))
@@ -45,7 +49,9 @@ final class EventLoop: @unchecked Sendable {
     init(index: Int, listener: TCPSocket, server: HTTPServer) throws {
         self.index = index
         self.listener = listener
-        self.server = server
+        self.shared = server.shared
+        self.router = server.router
+        self.handlerExecutor = server.handlerExecutor
         self.configuration = server.configuration
         self.logger = server.logger
         epoll = try Epoll()
@@ -119,7 +125,7 @@ final class EventLoop: @unchecked Sendable {
                 return
             }
             guard case .processed(let (socket, peer)) = accepted else { return }
-            let open = server.shared.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+            let open = shared.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
             if open > configuration.maxConnections || shuttingDown {
                 refuse(socket)
                 continue
@@ -131,7 +137,7 @@ final class EventLoop: @unchecked Sendable {
                 try epoll.add(socket.descriptor, events: [.readable, .peerHangUp], token: id)
             } catch {
                 socket.close()
-                server.shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
+                shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
                 continue
             }
             connections[id] = connection
@@ -146,7 +152,7 @@ final class EventLoop: @unchecked Sendable {
         _ = bytes.withUnsafeMutableBytes { try? socket.write(UnsafeRawBufferPointer($0)) }
         socket.shutdownWrite()
         socket.close()
-        server.shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
+        shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
     }
 
     private func drainMailbox() {
@@ -157,7 +163,7 @@ final class EventLoop: @unchecked Sendable {
             return (taken, state.shutdown)
         }
         for completion in completions {
-            server.shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)
+            shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)
             guard let connection = connections[completion.connectionID] else { continue }
             connection.state = .reading
             enqueue(completion.response, on: connection, isHead: completion.isHead, method: completion.method,
@@ -176,7 +182,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func completeDuringDispatch(_ completion: Completion) {
-        server.shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)
+        shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)
         dispatchingConnectionID = nil
         guard let connection = connections[completion.connectionID] else { return }
         connection.state = .reading
@@ -303,7 +309,7 @@ final class EventLoop: @unchecked Sendable {
         connection.currentVersion = request.version
         connection.currentWantsKeepAliveHeader = request.version == .http1_0 && request.keepAlive
         let isHead = request.method == "HEAD"
-        switch server.router.resolve(method: request.method, path: request.path) {
+        switch router.resolve(method: request.method, path: request.path) {
         case .notFound:
             enqueue(.error(.notFound, code: "not_found", message: "no route for this path"), on: connection,
                     isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
@@ -316,9 +322,9 @@ final class EventLoop: @unchecked Sendable {
             enqueue(handler(request), on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
         case .handler(.async(let handler), let parameters):
             if !parameters.isEmpty { request.pathParameters = parameters }
-            let inFlight = server.shared.asyncHandlersInFlight.wrappingAdd(1, ordering: .relaxed).newValue
+            let inFlight = shared.asyncHandlersInFlight.wrappingAdd(1, ordering: .relaxed).newValue
             if inFlight > configuration.maxConcurrentAsyncHandlers {
-                server.shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)
+                shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)
                 enqueue(.error(.serviceUnavailable, code: "overloaded", message: "too many requests in progress",
                                headers: HTTPHeaders([("Retry-After", "1")])),
                         on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
@@ -328,7 +334,7 @@ final class EventLoop: @unchecked Sendable {
             let id = connection.id
             let method = request.method
             let path = request.path
-            Task(executorPreference: server.handlerExecutor) { [self] in
+            Task(executorPreference: handlerExecutor) { [self] in
                 let response = await handler(request)
                 post(Completion(connectionID: id, response: response, isHead: isHead, method: method, path: path, startedAt: startedAt))
             }
@@ -338,7 +344,7 @@ final class EventLoop: @unchecked Sendable {
             let id = connection.id
             let method = request.method
             let path = request.path
-            server.shared.asyncHandlersInFlight.wrappingAdd(1, ordering: .relaxed)
+            shared.asyncHandlersInFlight.wrappingAdd(1, ordering: .relaxed)
             dispatchingConnectionID = id
             handler(request, HTTPResponseSink { [self] response in
                 let completion = Completion(connectionID: id, response: response, isHead: isHead, method: method, path: path, startedAt: startedAt)
@@ -451,7 +457,7 @@ final class EventLoop: @unchecked Sendable {
         guard connections.removeValue(forKey: connection.id) != nil else { return }
         epoll.remove(connection.socket.descriptor)
         connection.socket.close()
-        server.shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
+        shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
     }
 
     // MARK: timeouts

@@ -121,18 +121,13 @@ struct SandboxCommand: ParsableCommand {
             throw ValidationError(Self.describe(error))
         }
 
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        ProcessSetup.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
         let logger = Logger(label: "customer-cache-sandbox")
-
-        signal(SIGPIPE, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
         let sandbox = DigitalRiverSandbox(configuration: configuration, logger: logger)
+        let sources = ProcessSetup.onTerminationSignals(queueLabel: "sandbox-signals") { number in
+            logger.info("stopping the sandbox", metadata: ["signal": "\(number)"])
+            sandbox.shutdown()
+        }
         let address: String
         do {
             address = "\(try sandbox.start())"
@@ -148,16 +143,6 @@ struct SandboxCommand: ParsableCommand {
             logger.warning("no webhook secret (--webhook-secret-file or SANDBOX_WEBHOOK_SECRET): webhooks are sent unsigned")
         }
 
-        let signalQueue = DispatchQueue(label: "signals")
-        let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
-            source.setEventHandler {
-                logger.info("stopping the sandbox", metadata: ["signal": "\(number)"])
-                sandbox.shutdown()
-            }
-            source.resume()
-            return source
-        }
         sandbox.waitUntilStopped()
         sources.forEach { $0.cancel() }
         let statistics = sandbox.webhookStatistics

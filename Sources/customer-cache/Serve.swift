@@ -141,31 +141,16 @@ struct Serve: ParsableCommand {
             throw ValidationError(error.description)
         }
 
-        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        ProcessSetup.bootstrapLogging(level: Logger.Level(rawValue: configuration.logLevel) ?? .info)
         let logger = Logger(label: "customer-cache")
-
-        // Signals are handled on a dispatch source, so they are ignored as process signals first.
-        signal(SIGPIPE, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
         let service = CustomerCacheService(configuration: configuration, logger: logger)
+        // Installed before start, so a signal during start-up (the store may take seconds to load) still drains.
+        let sources = ProcessSetup.onTerminationSignals(queueLabel: "serve-signals") { _ in service.shutdown() }
         do {
             try service.start()
         } catch {
             logger.critical("could not start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
-        }
-        let signalQueue = DispatchQueue(label: "signals")
-        let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
-            source.setEventHandler { service.shutdown() }
-            source.resume()
-            return source
         }
         service.waitUntilStopped()
         sources.forEach { $0.cancel() }

@@ -87,12 +87,7 @@ struct WarmCommand: ParsableCommand {
     }
 
     func run() throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .notice
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        ProcessSetup.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .notice)
         let logger = Logger(label: "customer-cache-warm")
         let environment = ProcessInfo.processInfo.environment
         let configuration = try makeConfiguration(environment: environment)
@@ -119,25 +114,16 @@ struct WarmCommand: ParsableCommand {
 
         // First SIGTERM/SIGINT: finish the loads in flight, save the checkpoint, exit 3. Second: leave at once
         // (still safe: the service commits each page together with its checkpoint, or not at all).
-        signal(SIGPIPE, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        let signalQueue = DispatchQueue(label: "warm-signals")
         let signals = SignalCount()
-        let sources = [SIGTERM, SIGINT].map { (number: Int32) -> any DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
-            source.setEventHandler {
-                if signals.increment() == 1 {
-                    logger.notice("stopping after the loads in flight; the checkpoint will be saved (signal again to quit now)",
-                                  metadata: ["signal": "\(number)"])
-                    job.requestStop()
-                } else {
-                    logger.warning("quitting at once", metadata: ["signal": "\(number)"])
-                    Foundation.exit(3)
-                }
+        let sources = ProcessSetup.onTerminationSignals(queueLabel: "warm-signals") { number in
+            if signals.increment() == 1 {
+                logger.notice("stopping after the loads in flight; the checkpoint will be saved (signal again to quit now)",
+                              metadata: ["signal": "\(number)"])
+                job.requestStop()
+            } else {
+                logger.warning("quitting at once", metadata: ["signal": "\(number)"])
+                Foundation.exit(3)
             }
-            source.resume()
-            return source
         }
 
         // ArgumentParser's root command is synchronous; the job runs on Swift's pool while this thread waits.

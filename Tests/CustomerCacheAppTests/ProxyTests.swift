@@ -64,3 +64,16 @@ enum WebhookSignatureHeader {
         WebhookSigner.header(secret: secret, timestamp: clock.seconds, body: body)
     }
 }
+
+@Suite("Configuration files")
+struct ConfigurationFileTests {
+    @Test("config and token files with Windows line endings are read line by line")
+    func crlf() throws {
+        let sources = try ConfigurationSources(flags: [:], environment: [:], fileContents: "rpc-listen = 127.0.0.1:9999\r\nlog-level = debug\r\n")
+        #expect(sources.raw("rpc-listen") == "127.0.0.1:9999")
+        #expect(sources.raw("log-level") == "debug")
+        let tokens = try CallerTokens(parsing: "a tok_aaaaaaaaaaaaaaaa\r\nb tok_bbbbbbbbbbbbbbbb customer.get\r\n")
+        #expect(tokens.count == 2)
+        #expect(tokens.caller(forAuthorization: "Bearer tok_bbbbbbbbbbbbbbbb")?.name == "b")
+    }
+}
