@@ -41,7 +41,7 @@ final class WebhookEndpoint: Sendable {
         case .apply(let event, let store):
             let counters = self.counters
             let logger = self.logger
-            store.submit([.event(event)]) { result in
+            store.submit([.event(event.preparedForStore())]) { result in
                 switch result {
                 case .success(let outcomes):
                     let outcome = outcomes.first ?? .unchanged

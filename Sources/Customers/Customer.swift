@@ -70,6 +70,21 @@ public struct Customer: Sendable, Hashable {
         self.encoded = JSONValue.object(stripped).encoded()
     }
 
+    /// This customer without its JSON tree, keeping the encoded bytes and the fields the rules read. The store's
+    /// single writer thread would otherwise free every tree node after each commit; dropping the tree on the
+    /// request thread keeps that work off the one thread the webhook pipeline waits on.
+    public func withoutTree() -> Customer {
+        var copy = self
+        copy.dropTree()
+        return copy
+    }
+
+    private mutating func dropTree() {
+        let bytes = encoded
+        object = JSONObject()  // didSet re-encodes the empty object …
+        encoded = bytes        // … so the real bytes are put back.
+    }
+
     /// The record kept after a request to be forgotten: no PII, only what proves the request was honoured.
     public static func forgottenTombstone(id: String, liveMode: Bool?, updatedTime: Int64?) -> JSONObject {
         var object = JSONObject()

@@ -41,13 +41,13 @@ public struct CustomerEvent: Sendable {
     public let liveMode: Bool?
     /// `digitalriverVersion` (real payloads) or `digitalRiverVersion` (SDK spelling).
     public let apiVersion: String?
-    public let object: JSONObject?
-    public let previousAttributes: JSONObject?
+    public private(set) var object: JSONObject?
+    public private(set) var previousAttributes: JSONObject?
     /// The customer this event concerns: `data.object.id` for customer events, `data.previousAttributes.id` as the
     /// fallback for deletes (whose object may be empty), and `customerId` for sub-resources. Nil only for unhandled types.
     public let customerID: String?
     /// The validated customer of a `customer.created`/`customer.updated` event.
-    public let customer: Customer?
+    public private(set) var customer: Customer?
 
     public init(json: JSONValue) throws(EventDecodingError) {
         guard case .object(let envelope) = json else {
@@ -123,6 +123,19 @@ public struct CustomerEvent: Sendable {
         case "customer.tax_identifier.created": return .taxIdentifierAttached
         default: return type.hasPrefix("customer.") ? .otherCustomerEvent : .unhandled
         }
+    }
+
+    /// The event as the store needs it: the customer without its JSON tree and no previousAttributes; the
+    /// sub-resource object is kept only for the kinds whose rules patch a list with it.
+    public func preparedForStore() -> CustomerEvent {
+        var copy = self
+        copy.customer = customer?.withoutTree()
+        copy.previousAttributes = nil
+        switch kind {
+        case .sourceAttached, .sourceDetached, .taxIdentifierAttached: break
+        default: copy.object = nil
+        }
+        return copy
     }
 
     static func customerID(kind: Kind, object: JSONObject?, previous: JSONObject?) -> String? {

@@ -206,3 +206,24 @@ struct TimestampTests {
         #expect(Timestamp.microseconds(from: text) == nil)
     }
 }
+
+@Suite("Events prepared for the store")
+struct PreparedEventTests {
+    @Test("dropping the JSON trees changes no decision", arguments: [
+        Fixture.event("e1", object: Fixture.customer(extra: [("shipping", ["name": "Jane", "address": ["country": "US"]])])),
+        Fixture.event("e2", type: "customer.source.created", object: ["id": "src-1", "customerId": "cust-1", "clientSecret": "x"]),
+        Fixture.event("e3", type: "customer.deleted", object: [:], previous: ["id": "cust-1"]),
+        Fixture.event("e4", object: Fixture.customer(updated: "2030-01-01T00:00:00Z", extra: [("requestToBeForgotten", true)])),
+    ])
+    func sameDecision(_ json: JSONValue) throws {
+        let event = try Fixture.decoded(json)
+        let prepared = event.preparedForStore()
+        let stored = CustomerRules.event(try Fixture.decoded(Fixture.event("e0", object: Fixture.customer())), current: nil)
+        guard case .write(let current, _) = stored else { Issue.record("seed not written"); return }
+        #expect(CustomerRules.event(prepared, current: current) == CustomerRules.event(event, current: current))
+        #expect(CustomerRules.event(prepared, current: nil) == CustomerRules.event(event, current: nil))
+        #expect(prepared.previousAttributes == nil)
+        #expect(prepared.customer?.object.isEmpty ?? true)
+        #expect(prepared.customer?.encoded == event.customer?.encoded)
+    }
+}
