@@ -163,16 +163,12 @@ public final class WarmJob: Sendable {
         var pagesDone = 0
         var customersDone = 0
         if configuration.resume {
-            let saved: String?
-            do {
-                saved = try await withServiceRetries("cache.checkpoint") { () throws(ServiceError) in try await service.checkpoint(name: name) }
-            } catch {
-                return (.failed, "could not read checkpoint \(name): \(error)")
+            let saved: WarmCheckpoint?
+            switch await savedCheckpoint(name: name, source: .list) {
+            case .success(let checkpoint): saved = checkpoint
+            case .failure(let failure): return (.failed, failure.message)
             }
-            if let saved {
-                guard let checkpoint = WarmCheckpoint(parsing: saved), checkpoint.source == .list else {
-                    return (.failed, "checkpoint \(name) is not a list checkpoint this version understands; run without --resume or pick another --name")
-                }
+            if let checkpoint = saved {
                 if checkpoint.state == .running {
                     since = checkpoint.since
                     cursor = checkpoint.after
@@ -427,19 +423,36 @@ public final class WarmJob: Sendable {
         var fatal: ServiceError?
     }
 
+    /// Why a saved checkpoint could not be used for `--resume`.
+    private struct CheckpointFailure: Error {
+        let message: String
+    }
+
+    /// The checkpoint saved under `name` for `source`, nil when there is none; a failure when it cannot be read or
+    /// belongs to another source or version (resuming from it would skip or repeat work).
+    private func savedCheckpoint(name: String, source: WarmCheckpoint.Source) async -> Result<WarmCheckpoint?, CheckpointFailure> {
+        let saved: String?
+        do {
+            saved = try await withServiceRetries("cache.checkpoint") { () throws(ServiceError) in try await service.checkpoint(name: name) }
+        } catch {
+            return .failure(CheckpointFailure(message: "could not read checkpoint \(name): \(error)"))
+        }
+        guard let saved else { return .success(nil) }
+        guard let checkpoint = WarmCheckpoint(parsing: saved), checkpoint.source == source else {
+            return .failure(CheckpointFailure(message: "checkpoint \(name) is not a \(source) checkpoint this version understands; run without --resume or pick another --name"))
+        }
+        return .success(checkpoint)
+    }
+
     private func runIDs(_ list: IDList, name: String) async -> (WarmReport.Outcome, String?) {
         var start = 0
         if configuration.resume {
-            let saved: String?
-            do {
-                saved = try await withServiceRetries("cache.checkpoint") { () throws(ServiceError) in try await service.checkpoint(name: name) }
-            } catch {
-                return (.failed, "could not read checkpoint \(name): \(error)")
+            let saved: WarmCheckpoint?
+            switch await savedCheckpoint(name: name, source: .ids) {
+            case .success(let checkpoint): saved = checkpoint
+            case .failure(let failure): return (.failed, failure.message)
             }
-            if let saved {
-                guard let checkpoint = WarmCheckpoint(parsing: saved), checkpoint.source == .ids else {
-                    return (.failed, "checkpoint \(name) is not an id checkpoint this version understands; run without --resume or pick another --name")
-                }
+            if let checkpoint = saved {
                 if checkpoint.state == .running {
                     start = min(checkpoint.position, list.ids.count)
                     statistics.update { $0.resumedAfter = "id #\(start)" }
