@@ -299,17 +299,30 @@ public struct HTTPRequestParser: Sendable {
 
     private func interpret(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders,
                            remoteAddress: SocketAddress?) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError> {
-        let hosts = headers.values("Host")
-        if version == .http1_1, hosts.count != 1 {
-            return .failure(HTTPParseError(.badRequest, hosts.isEmpty ? "missing_host" : "duplicate_host",
+        // One pass over the fields: names are matched by length first, so most comparisons end at once.
+        var hostCount = 0
+        var transferEncodings: [String] = []
+        var contentLengths: [String] = []
+        var expectation: String?
+        var connectionValues: [String] = []
+        for field in headers.fields {
+            switch field.name.utf8.count {
+            case 4 where asciiCaseInsensitiveEquals(field.name, "Host"): hostCount += 1
+            case 6 where asciiCaseInsensitiveEquals(field.name, "Expect"): expectation = expectation ?? field.value
+            case 10 where asciiCaseInsensitiveEquals(field.name, "Connection"): connectionValues.append(field.value)
+            case 14 where asciiCaseInsensitiveEquals(field.name, "Content-Length"): contentLengths.append(field.value)
+            case 17 where asciiCaseInsensitiveEquals(field.name, "Transfer-Encoding"): transferEncodings.append(field.value)
+            default: break
+            }
+        }
+        if version == .http1_1, hostCount != 1 {
+            return .failure(HTTPParseError(.badRequest, hostCount == 0 ? "missing_host" : "duplicate_host",
                                            "HTTP/1.1 requests need exactly one Host header"))
         }
-        if version == .http1_0, hosts.count > 1 {
+        if version == .http1_0, hostCount > 1 {
             return .failure(HTTPParseError(.badRequest, "duplicate_host", "more than one Host header"))
         }
 
-        let transferEncodings = headers.values("Transfer-Encoding")
-        let contentLengths = headers.values("Content-Length")
         var framing = Framing.none
         if !transferEncodings.isEmpty {
             if !contentLengths.isEmpty {
@@ -332,6 +345,15 @@ public struct HTTPRequestParser: Sendable {
         } else if !contentLengths.isEmpty {
             var length: Int?
             for value in contentLengths {
+                if !value.utf8.contains(UInt8(ascii: ",")), value.utf8.count <= 18, !value.isEmpty, value.utf8.allSatisfy(isDigit),
+                   let parsed = Int(value) {
+                    // The usual case: one plain number, no list to split.
+                    if let length, length != parsed {
+                        return .failure(HTTPParseError(.badRequest, "conflicting_content_length", "differing Content-Length values"))
+                    }
+                    length = parsed
+                    continue
+                }
                 for part in value.split(separator: ",", omittingEmptySubsequences: false) {
                     let digits = part.trimmingOWS()
                     guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy(isDigit), let parsed = Int(digits) else {
@@ -353,7 +375,7 @@ public struct HTTPRequestParser: Sendable {
         }
 
         var expectContinue = false
-        if let expect = headers["Expect"] {
+        if let expect = expectation {
             guard asciiCaseInsensitiveEquals(expect, "100-continue") else {
                 return .failure(HTTPParseError(.expectationFailed, "unsupported_expectation", "only Expect: 100-continue is supported"))
             }
@@ -361,10 +383,10 @@ public struct HTTPRequestParser: Sendable {
         }
 
         let keepAlive: Bool
-        if headers.containsToken("close", in: "Connection") {
+        if connectionValues.contains(where: { Self.listContains($0, token: "close") }) {
             keepAlive = false
         } else if version == .http1_0 {
-            keepAlive = headers.containsToken("keep-alive", in: "Connection")
+            keepAlive = connectionValues.contains { Self.listContains($0, token: "keep-alive") }
         } else {
             keepAlive = true
         }
@@ -379,6 +401,14 @@ public struct HTTPRequestParser: Sendable {
             request.query = normalized.query
         }
         return .success((request, framing, expectContinue))
+    }
+
+    /// Whether a comma-separated header value lists `token` (case-insensitive), without splitting when it is the
+    /// whole value.
+    static func listContains(_ value: String, token: String) -> Bool {
+        if asciiCaseInsensitiveEquals(value, token) { return true }
+        guard value.utf8.contains(UInt8(ascii: ",")) || value.utf8.first == 0x20 || value.utf8.last == 0x20 else { return false }
+        return value.split(separator: ",").contains { asciiCaseInsensitiveEquals($0.trimmingOWS(), token) }
     }
 
     // MARK: chunked body

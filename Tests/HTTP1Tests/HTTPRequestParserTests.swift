@@ -44,6 +44,18 @@ struct HTTPRequestParserTests {
         #expect(parseAll("GET / HTTP/1.1\r\nHo").isEmpty)
     }
 
+    @Test("Connection tokens are found in lists and in any case")
+    func connectionTokens() throws {
+        guard case .request(let listed) = try #require(parseAll("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, CLOSE\r\n\r\n").first),
+              case .request(let old) = try #require(parseAll("GET / HTTP/1.0\r\nConnection: TE, Keep-Alive\r\n\r\n").first),
+              case .request(let other) = try #require(parseAll("GET / HTTP/1.1\r\nHost: h\r\nConnection: closed\r\n\r\n").first) else {
+            Issue.record("no request"); return
+        }
+        #expect(!listed.keepAlive)
+        #expect(old.keepAlive)
+        #expect(other.keepAlive)
+    }
+
     @Test("HTTP/1.0 without keep-alive is not kept alive; HTTP/1.1 is")
     func keepAliveRules() throws {
         guard case .request(let old) = try #require(parseAll("GET / HTTP/1.0\r\n\r\n").first),
