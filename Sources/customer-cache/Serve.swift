@@ -24,8 +24,10 @@ struct Serve: ParsableCommand {
     var rpcListen: String?
     @Option(name: .customLong("data-dir"), help: "Directory of the SQLite store (default ./data).")
     var dataDir: String?
-    @Option(name: .customLong("event-loops"), help: "Event-loop threads per listener (default: cores).")
+    @Option(name: .customLong("event-loops"), help: "Event-loop threads of the webhook listener (default: cores).")
     var eventLoops: String?
+    @Option(name: .customLong("rpc-event-loops"), help: "Event-loop threads of the RPC listener (default: half the cores, at least 1).")
+    var rpcEventLoops: String?
     @Option(name: .customLong("max-connections"), help: "Open connections per listener; more are answered 503 and closed (default 4096).")
     var maxConnections: String?
     @Option(name: .customLong("max-request-line-bytes"), help: "Longest request line; longer gets 414 (default 8192).")
@@ -93,6 +95,7 @@ struct Serve: ParsableCommand {
         flags["rpc-listen"] = rpcListen
         flags["data-dir"] = dataDir
         flags["event-loops"] = eventLoops
+        flags["rpc-event-loops"] = rpcEventLoops
         flags["max-connections"] = maxConnections
         flags["max-request-line-bytes"] = maxRequestLineBytes
         flags["max-header-bytes"] = maxHeaderBytes
