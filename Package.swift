@@ -72,8 +72,9 @@ let package = Package(
         .testTarget(name: "CustomersTests", dependencies: ["Customers", "JSON"]),
         .testTarget(name: "WebhookSignatureTests", dependencies: ["WebhookSignature"], exclude: ["Fixtures"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
-        // A blocking raw-bytes HTTP client shared by the test targets (never linked into the product).
-        .target(name: "HTTPTestClient", dependencies: ["Sockets"]),
+        // Test support shared by the test targets (never linked into the product): a blocking raw-bytes HTTP
+        // client, a log handler that keeps lines, and the path of the built executable.
+        .target(name: "HTTPTestClient", dependencies: ["Sockets", .product(name: "Logging", package: "swift-log")]),
         // Load generator and ceiling probes for bench/run (webhooks, SQLite commit rate, HMAC rate).
         .executableTarget(name: "customer-cache-bench", dependencies: [
             "HTTPTestClient", "Sockets", "SQLite", "WebhookSignature",
@@ -87,7 +88,7 @@ let package = Package(
             "DigitalRiverAPI", "HTTP1", "Sockets", "JSON", "Customers", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "DigitalRiverSandboxTests", dependencies: [
-            "DigitalRiverSandbox", "HTTP1", "Sockets", "JSON", "Customers", "WebhookSignature",
+            "DigitalRiverSandbox", "HTTP1", "HTTPTestClient", "Sockets", "JSON", "Customers", "WebhookSignature",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "CacheWarmerTests", dependencies: [

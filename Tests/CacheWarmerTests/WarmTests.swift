@@ -4,6 +4,7 @@ import Customers
 import DigitalRiverAPI
 import DigitalRiverSandbox
 import Foundation
+import HTTPTestClient
 import JSON
 import Logging
 import Sockets

@@ -6,14 +6,7 @@ import Testing
 import Glibc
 #endif
 
-/// The built `customer-cache` executable next to the test bundle (`swift build --build-tests` builds it).
-private let executable: URL? = {
-    let candidates = [
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("customer-cache"),
-        Bundle.main.bundleURL.appendingPathComponent("customer-cache"),
-    ]
-    return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-}()
+private let executable = builtCustomerCacheExecutable
 
 @Suite("customer-cache serve as a process", .enabled(if: executable != nil, "customer-cache was not built"))
 struct ServeCommandTests {

@@ -1,18 +1,11 @@
 import Foundation
+import HTTPTestClient
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The `customer-cache` executable next to the test bundle, when the build produced it (`swift build --build-tests`
-/// does; building only this test target does not, and then these tests are skipped).
-private let executable: URL? = {
-    let candidates = [
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("customer-cache"),
-        Bundle.main.bundleURL.appendingPathComponent("customer-cache"),
-    ]
-    return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-}()
+private let executable = builtCustomerCacheExecutable
 
 @Suite("customer-cache sandbox command", .enabled(if: executable != nil, "customer-cache was not built"))
 struct SandboxCommandTests {

@@ -1,20 +1,21 @@
 import Foundation
 import Logging
 
-/// A log handler that keeps every line, for asserting what must never be logged (from CustomerCacheAppTests).
-final class LogCapture: LogHandler, @unchecked Sendable {
+/// A log handler that keeps every line, for asserting what must never be logged (no PII, no secrets).
+public final class LogCapture: LogHandler, @unchecked Sendable {
+    public init() {}
     // @unchecked: `lines` is guarded by `lock`; the remaining fields are set once before use.
     private let lock = NSLock()
     private var lines: [String] = []
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .trace
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    public func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         let text = "\(event.level) \(event.message) \(merged.map { "\($0)=\($1)" }.sorted().joined(separator: " "))"
         lock.lock()
@@ -22,7 +23,7 @@ final class LogCapture: LogHandler, @unchecked Sendable {
         lock.unlock()
     }
 
-    var text: String {
+    public var text: String {
         lock.lock()
         defer { lock.unlock() }
         return lines.joined(separator: "\n")
