@@ -31,6 +31,20 @@ def wait_port(port, timeout=10):
     raise RuntimeError(f"nothing listening on {port}")
 
 
+def wait_ready(port, timeout=30):
+    """Waits for /readyz to answer 200: the listeners come up before the store has opened, by design."""
+    import urllib.request, urllib.error
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1).status == 200:
+                return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"service on {port} never became ready")
+
+
 def cpu_seconds(pid):
     """utime+stime of a process tree root (nginx master has one worker: sum children too)."""
     total = 0.0
@@ -165,6 +179,7 @@ def start_service(extra_env=None, args=()):
     server = Server([os.path.join(RELEASE, "customer-cache"), "serve", "--webhook-listen", f"127.0.0.1:{webhook}",
                      "--rpc-listen", f"127.0.0.1:{rpc}", "--data-dir", data, "--log-level", "warning", *args], rpc, env=env)
     wait_port(webhook)
+    wait_ready(rpc)
     return server, webhook, rpc, data
 
 

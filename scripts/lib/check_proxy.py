@@ -30,6 +30,20 @@ def wait_port(port, timeout=20):
     raise RuntimeError(f"nothing listening on {port}")
 
 
+def wait_ready(port, timeout=30):
+    """Waits for /readyz to answer 200: the listeners come up before the store has opened, by design."""
+    import urllib.request, urllib.error
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1).status == 200:
+                return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"service on {port} never became ready")
+
+
 def sign(body, timestamp=None):
     timestamp = str(int(time.time()) if timestamp is None else timestamp)
     digest = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256).digest()
@@ -77,6 +91,7 @@ http {{
     try:
         wait_port(service_port)
         wait_port(proxy_port)
+        wait_ready(rpc_port)
         context = ssl._create_unverified_context()
 
         def connect(source="127.0.0.1"):
