@@ -2,6 +2,7 @@ import Customers
 import DigitalRiverAPI
 import DigitalRiverSandbox
 import Foundation
+import JSON
 import JSONRPC
 import HTTP1
 import Logging
@@ -260,30 +261,15 @@ public final class CustomerCacheService: Sendable {
             body.append(contentsOf: #","checks":{"#.utf8)
             for (index, check) in checks.enumerated() {
                 if index > 0 { body.append(UInt8(ascii: ",")) }
-                appendJSONStringLiteral(check.name, to: &body)
+                JSONValue.appendEscaped(check.name, to: &body)
                 body.append(contentsOf: #":{"ready":"#.utf8)
                 body.append(contentsOf: (check.status.ready ? "true" : "false").utf8)
                 body.append(contentsOf: #","detail":"#.utf8)
-                appendJSONStringLiteral(check.status.detail, to: &body)
+                JSONValue.appendEscaped(check.status.detail, to: &body)
                 body.append(UInt8(ascii: "}"))
             }
             body.append(contentsOf: "}}".utf8)
             return .json(ready ? .ok : .serviceUnavailable, body)
         })
     }
-}
-
-/// JSON string escaping for the few bodies this module writes by hand.
-func appendJSONStringLiteral(_ text: String, to buffer: inout [UInt8]) {
-    buffer.append(UInt8(ascii: "\""))
-    for byte in text.utf8 {
-        switch byte {
-        case UInt8(ascii: "\""): buffer.append(contentsOf: #"\""#.utf8)
-        case UInt8(ascii: "\\"): buffer.append(contentsOf: #"\\"#.utf8)
-        case 0x0A: buffer.append(contentsOf: #"\n"#.utf8)
-        case 0..<0x20: buffer.append(contentsOf: Array(String(format: "\\u%04x", Int(byte)).utf8))
-        default: buffer.append(byte)
-        }
-    }
-    buffer.append(UInt8(ascii: "\""))
 }
