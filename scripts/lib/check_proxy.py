@@ -1,6 +1,9 @@
 """Drives deploy/nginx/customer-cache.conf in front of a real customer-cache (see scripts/check-proxy)."""
 import base64, hashlib, hmac, http.client, json, os, re, shutil, signal, socket, ssl, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from local import free_port, wait_port, wait_ready  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SECRET = "proxy-test-secret"
@@ -11,37 +14,6 @@ def check(name, condition, detail=""):
     print(("ok   " if condition else "FAIL ") + name + ("" if condition else f": {detail}"))
     if not condition:
         failures.append(name)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
-
-
-def wait_ready(port, timeout=30):
-    """Waits for /readyz to answer 200: the listeners come up before the store has opened, by design."""
-    import urllib.request, urllib.error
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1).status == 200:
-                return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"service on {port} never became ready")
 
 
 def sign(body, timestamp=None):
