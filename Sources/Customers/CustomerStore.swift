@@ -60,6 +60,9 @@ public struct StoreConfiguration: Sendable {
 /// updated only after the commit returns, so nothing is visible (or acknowledged) before it is durable.
 public final class CustomerStore: Sendable {
     private let records: Mutex<[String: CustomerRecord]>
+    /// Records per state, kept up to date on every publish so a metrics scrape never walks the whole map while
+    /// holding the lock every read needs.
+    private let stateCounts: Mutex<[CustomerRecord.State: Int]>
     private let checkpoints: Mutex<[String: String]>
     private let pendingForgets: Mutex<Set<String>>
     private let queue: WriteQueue
@@ -107,6 +110,9 @@ public final class CustomerStore: Sendable {
             throw StoreError(.openFailed, "\(error)")
         }
         records = Mutex(loaded)
+        var counts: [CustomerRecord.State: Int] = [:]
+        for record in loaded.values { counts[record.state, default: 0] += 1 }
+        stateCounts = Mutex(counts)
         checkpoints = Mutex(loadedCheckpoints)
         pendingForgets = Mutex(loadedForgets)
         queue = WriteQueue()
@@ -133,11 +139,7 @@ public final class CustomerStore: Sendable {
 
     /// Counts per state, for metrics.
     public func countsByState() -> [CustomerRecord.State: Int] {
-        records.withLock { map in
-            var counts: [CustomerRecord.State: Int] = [:]
-            for record in map.values { counts[record.state, default: 0] += 1 }
-            return counts
-        }
+        stateCounts.withLock { $0 }
     }
 
     public func checkpoint(_ name: String) -> String? { checkpoints.withLock { $0[name] } }
@@ -183,8 +185,15 @@ public final class CustomerStore: Sendable {
             let result = writer.commit(batch.map(\.operations), now: clock(), current: { id in self.records.withLock { $0[id] } })
             switch result {
             case .success(let committed):
+                var delta: [CustomerRecord.State: Int] = [:]
                 records.withLock { map in
-                    for record in committed.records { map[record.id] = record }
+                    for record in committed.records {
+                        if let previous = map.updateValue(record, forKey: record.id) { delta[previous.state, default: 0] -= 1 }
+                        delta[record.state, default: 0] += 1
+                    }
+                }
+                stateCounts.withLock { counts in
+                    for (state, change) in delta where change != 0 { counts[state, default: 0] += change }
                 }
                 if !committed.checkpoints.isEmpty {
                     checkpoints.withLock { map in

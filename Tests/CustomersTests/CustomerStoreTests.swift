@@ -151,3 +151,24 @@ final class MovableClock: @unchecked Sendable {
     var now: Int64 { lock.lock(); defer { lock.unlock() }; return value }
     func advance(seconds: Int64) { lock.lock(); value += seconds * 1_000_000; lock.unlock() }
 }
+
+@Suite("State counts")
+struct StateCountTests {
+    @Test("counts per state follow applies, deletes and forgets, and survive a restart")
+    func counts() async throws {
+        let directory = try ScratchDirectory()
+        do {
+            let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+            _ = try await store.apply(.event(try Fixture.decoded(Fixture.event("e1", object: Fixture.customer("c1")))))
+            _ = try await store.apply(.event(try Fixture.decoded(Fixture.event("e2", object: Fixture.customer("c2")))))
+            #expect(store.countsByState() == [.live: 2])
+            _ = try await store.apply(.event(try Fixture.decoded(Fixture.event("e3", type: "customer.deleted", created: "2030-01-01T00:00:00Z", object: ["id": "c1"]))))
+            _ = try await store.apply(.forget(id: "c2", queueUpstream: false))
+            #expect(store.countsByState() == [.live: 0, .deleted: 1, .forgotten: 1])
+            store.close()
+        }
+        let reopened = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+        defer { reopened.close() }
+        #expect(reopened.countsByState() == [.deleted: 1, .forgotten: 1])
+    }
+}
