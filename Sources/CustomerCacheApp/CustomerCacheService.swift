@@ -92,6 +92,10 @@ public final class CustomerCacheService: Sendable {
             .init(ready: true, detail: upstream.current == nil ? "disabled: cache-only (no API key, no --sandbox)"
                                                                : configuration.sandbox ? "sandbox emulator (not Digital River)" : "configured")
         }
+        readiness.register("purge") { storeHolder.purgeReadiness() }
+        metrics.gauge("customer_cache_store_purges_pending", help: "Purged customers whose old bytes may still be in the WAL (checkpoint+truncate failed; retried).") {
+            storeHolder.current?.health.pendingPurgeCount ?? 0
+        }
         metrics.gauge("customer_cache_forget_queue", help: "Requests to be forgotten not yet delivered to Digital River.") {
             storeHolder.current?.queuedForgets.count ?? 0
         }
@@ -202,11 +206,12 @@ public final class CustomerCacheService: Sendable {
         storeConfiguration.dedupRetentionSeconds = configuration.dedupRetentionSeconds
         let commitLatency = metrics.histogram("customer_cache_store_commit_seconds", help: "Duration of one grouped store transaction.")
         let commitSize = metrics.counter("customer_cache_store_committed_operations_total", help: "Operations committed to the store.")
+        let healthLog = StoreHealthLog(metrics: metrics, logger: logger)
         do {
             let store = try CustomerStore(configuration: storeConfiguration, clock: clock, onCommit: { seconds, operations in
                 commitLatency.observe(seconds: seconds)
                 commitSize.increment(by: operations)
-            })
+            }, onHealthEvent: { healthLog.record($0) })
             storeHolder.set(store)
             logger.info("store open", metadata: ["customers": "\(store.count)", "milliseconds": "\(Int(Date().timeIntervalSince(started) * 1000))"])
         } catch {

@@ -1,4 +1,6 @@
 import Customers
+import Logging
+import ServiceMetrics
 import DigitalRiverAPI
 import Synchronization
 
@@ -31,4 +33,53 @@ final class UpstreamHolder: Sendable {
     var current: DigitalRiverClient? { client.withLock { $0 } }
 
     func set(_ upstream: DigitalRiverClient) { client.withLock { $0 = upstream } }
+}
+
+extension StoreHolder {
+    /// Readiness detail of purges: always ready (a pending purge is retried by the writer, and reads are
+    /// unaffected), but says how many purges have not reached disk and why.
+    func purgeReadiness() -> Readiness.Status {
+        guard let health = current?.health else { return .init(ready: true, detail: "store not open") }
+        let pending = health.pendingPurgeCount
+        guard pending > 0 else { return .init(ready: true, detail: "every purge is on disk") }
+        return .init(ready: true, detail: "\(pending) purge(s) pending: the WAL could not be truncated (\(health.lastPurgeError ?? "not yet retried")); retrying")
+    }
+}
+
+/// Turns the store's health events into log lines and metrics (the store has neither a logger nor a registry).
+final class StoreHealthLog: Sendable {
+    private let logger: Logger
+    private let purgeFailures: Counter
+    private let purgesCompleted: Counter
+    private let commitFailures: Counter
+
+    init(metrics: MetricsRegistry, logger: Logger) {
+        self.logger = logger
+        purgeFailures = metrics.counter("customer_cache_store_purge_failures_total", help: "Failed checkpoint+truncate attempts after a purge (retried).")
+        purgesCompleted = metrics.counter("customer_cache_store_purge_retries_completed_total", help: "Pending purges that a retry completed.")
+        commitFailures = metrics.counter("customer_cache_store_commit_failures_total", help: "Failed store commits (batches and probe writes).")
+    }
+
+    func record(_ event: StoreHealthEvent) {
+        switch event {
+        case .commitFailed(let error, let first):
+            commitFailures.increment()
+            // Every failed webhook is logged by its endpoint; here only the change of state.
+            if first { logger.error("store cannot commit: webhooks answer 503 and the webhook listener is not ready", metadata: ["error": "\(error)"]) }
+        case .commitRecovered(let failures):
+            logger.notice("store commits again", metadata: ["failed_commits": "\(failures)"])
+        case .purgeFailed(let error, let pending, let attempt):
+            purgeFailures.increment()
+            // Backoff caps retries at one per 10 s; log the first few and then about once a minute.
+            if attempt <= 5 || attempt % 6 == 0 {
+                logger.error("purge not complete: the WAL could not be truncated, purged bytes may still be on disk; retrying",
+                             metadata: ["pending": "\(pending)", "attempt": "\(attempt)", "error": "\(error)"])
+            }
+        case .purgeCompleted(let purged, let attempts):
+            if attempts > 1 {
+                purgesCompleted.increment(by: purged)
+                logger.notice("pending purge completed: the WAL is truncated", metadata: ["purged": "\(purged)", "attempts": "\(attempts)"])
+            }
+        }
+    }
 }

@@ -48,6 +48,12 @@ public struct StoreConfiguration: Sendable {
     public var dedupRetentionSeconds: Int64 = 7 * 86_400
     /// Most operations grouped into one transaction.
     public var maxBatch: Int = 1024
+    /// First delay before the writer retries a failed purge (checkpoint+truncate) or probes a failing disk; doubles.
+    public var retryFirstSeconds: Double = 1
+    /// Longest delay between purge retries.
+    public var purgeRetryMaxSeconds: Double = 10
+    /// Longest delay between probe writes while commits fail (readiness recovers this soon after the disk does).
+    public var probeRetryMaxSeconds: Double = 5
 
     public init(path: String) {
         self.path = path
@@ -70,10 +76,13 @@ public final class CustomerStore: Sendable {
     private let clock: @Sendable () -> Int64
     /// Called after each commit with its duration in seconds and the number of operations (for metrics).
     private let onCommit: @Sendable (Double, Int) -> Void
+    private let healthMonitor: StoreHealthMonitor
 
-    /// Opens (creating and migrating) the store and loads every record into memory.
+    /// Opens (creating and migrating) the store and loads every record into memory. `onHealthEvent` hears of failed
+    /// and recovered commits and purges, on the writer thread, so the owner can log them.
     public init(configuration: StoreConfiguration, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) },
-                onCommit: @escaping @Sendable (Double, Int) -> Void = { _, _ in }) throws(StoreError) {
+                onCommit: @escaping @Sendable (Double, Int) -> Void = { _, _ in },
+                onHealthEvent: @escaping @Sendable (StoreHealthEvent) -> Void = { _ in }) throws(StoreError) {
         self.clock = clock
         self.onCommit = onCommit
         let connection: SQLiteConnection
@@ -116,7 +125,11 @@ public final class CustomerStore: Sendable {
         checkpoints = Mutex(loadedCheckpoints)
         pendingForgets = Mutex(loadedForgets)
         queue = WriteQueue()
-        writer = Writer(connection: connection, configuration: configuration, seen: seen)
+        healthMonitor = StoreHealthMonitor(onEvent: onHealthEvent)
+        writer = Writer(connection: connection, configuration: configuration, seen: seen, health: healthMonitor)
+        // Before the writer thread starts (it owns the connection from then on), so readers never see a
+        // leftover WAL as "nothing pending".
+        writer.purgeLeftoverWAL()
         let thread = Thread { [self] in runWriter() }
         thread.name = "store-writer"
         thread.start()
@@ -149,6 +162,13 @@ public final class CustomerStore: Sendable {
 
     public var isOpen: Bool { !queue.isClosed }
 
+    /// Whether commits succeed and which purges have not reached disk yet (published by the writer).
+    public var health: StoreHealth { healthMonitor.current }
+
+    /// True while bytes `id` had before it was forgotten or deleted may still be in the WAL; read it after the
+    /// forget's `apply` returned to learn whether that purge is complete.
+    public func isPurgePending(_ id: String) -> Bool { healthMonitor.current.isPurgePending(id) }
+
     // MARK: writes
 
     /// Applies operations durably and returns one outcome each; throws when the commit failed (nothing applied).
@@ -180,7 +200,18 @@ public final class CustomerStore: Sendable {
     // MARK: writer thread
 
     private func runWriter() {
-        while let batch = queue.popBatch(maxOperations: writer.configuration.maxBatch) {
+        while true {
+            let batch: [StoreRequest]
+            switch queue.popBatch(maxOperations: writer.configuration.maxBatch, wakingAt: writer.nextWake) {
+            case .closed:
+                writer.close()
+                return
+            case .idle:
+                writer.retryDueWork()
+                continue
+            case .batch(let requests):
+                batch = requests
+            }
             let started = DispatchTime.now().uptimeNanoseconds
             let result = writer.commit(batch.map(\.operations), now: clock(), current: { id in self.records.withLock { $0[id] } })
             switch result {
@@ -212,7 +243,6 @@ public final class CustomerStore: Sendable {
                 for request in batch { request.completion(.failure(error)) }
             }
         }
-        writer.close()
     }
 
     static func makeMigrator() -> SQLiteMigrator {
@@ -242,6 +272,16 @@ public final class CustomerStore: Sendable {
                 CREATE TABLE forget_queue (
                     customer_id TEXT PRIMARY KEY NOT NULL,
                     queued_s INTEGER NOT NULL
+                );
+                """)
+        }
+        migrator.register(version: 2, name: "store probe") { db in
+            // One row the writer rewrites while commits fail, to learn when the disk takes writes again.
+            try db.execute("""
+                CREATE TABLE store_probe (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    written_s INTEGER NOT NULL,
+                    headroom BLOB NOT NULL
                 );
                 """)
         }
@@ -278,12 +318,30 @@ private final class WriteQueue: @unchecked Sendable {
         return true
     }
 
-    /// Everything queued, up to about `maxOperations` operations; nil once closed and drained.
-    func popBatch(maxOperations: Int) -> [StoreRequest]? {
+    /// What the writer gets when it asks for work.
+    enum Pop {
+        case batch([StoreRequest])
+        /// `wakingAt` passed with nothing queued: time for the writer's own retries.
+        case idle
+        /// Closed and drained.
+        case closed
+    }
+
+    /// Everything queued, up to about `maxOperations` operations; waits at most until `wakingAt` (nil: no limit).
+    func popBatch(maxOperations: Int, wakingAt: DispatchTime?) -> Pop {
         condition.lock()
         defer { condition.unlock() }
-        while pending.isEmpty, !closed { condition.wait() }
-        if pending.isEmpty { return nil }
+        while pending.isEmpty, !closed {
+            guard let wakingAt else {
+                condition.wait()
+                continue
+            }
+            let remaining = Double(Int64(bitPattern: wakingAt.uptimeNanoseconds &- DispatchTime.now().uptimeNanoseconds)) / 1e9
+            if remaining <= 0 || !condition.wait(until: Date(timeIntervalSinceNow: remaining)) {
+                if pending.isEmpty, !closed { return .idle }
+            }
+        }
+        if pending.isEmpty { return .closed }
         var taken = 0
         var operations = 0
         while taken < pending.count, taken == 0 || operations + pending[taken].operations.count <= maxOperations {
@@ -292,7 +350,7 @@ private final class WriteQueue: @unchecked Sendable {
         }
         let batch = Array(pending.prefix(taken))
         pending.removeFirst(taken)
-        return batch
+        return .batch(batch)
     }
 
     func close() {
