@@ -43,7 +43,7 @@ public final class CustomerCacheService: Sendable {
         let metrics = MetricsRegistry()
         self.metrics = metrics
         let storeHolder = self.storeHolder
-        readiness.register("store") { storeHolder.readiness() }
+        readiness.register("store") { (listener: Readiness.Listener) in storeHolder.readiness(for: listener) }
 
         // --sandbox without configured secrets: the emulator signs with a secret made up for this process.
         var secrets = configuration.webhookSecrets
@@ -60,7 +60,7 @@ public final class CustomerCacheService: Sendable {
                                       clients: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
                                       allowedSources: configuration.webhookAllowedSources, metrics: metrics, logger: logger)
         var webhookRouter = HTTPRouter()
-        Self.addHealthRoutes(to: &webhookRouter, readiness: readiness)
+        Self.addHealthRoutes(to: &webhookRouter, readiness: readiness, listener: .webhook)
         webhookRouter.add("POST", configuration.webhookPath, .deferred { request, sink in webhook.handle(request, sink) })
 
         if !configuration.sandbox, let client = Self.makeUpstream(configuration, logger: logger) { upstream.set(client) }
@@ -101,7 +101,7 @@ public final class CustomerCacheService: Sendable {
         }
 
         var rpcRouter = HTTPRouter()
-        Self.addHealthRoutes(to: &rpcRouter, readiness: readiness)
+        Self.addHealthRoutes(to: &rpcRouter, readiness: readiness, listener: .rpc)
         rpcRouter.add("POST", "/rpc", .deferred { request, sink in rpc.handle(request, sink) })
         rpcRouter.add("GET", "/metrics", .inline { _ in
             HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4")]),
@@ -256,11 +256,11 @@ public final class CustomerCacheService: Sendable {
                                   transport: URLSessionTransport(maxConnectionsPerHost: configuration.upstreamMaxConcurrency), logger: logger)
     }
 
-    static func addHealthRoutes(to router: inout HTTPRouter, readiness: Readiness) {
+    static func addHealthRoutes(to router: inout HTTPRouter, readiness: Readiness, listener: Readiness.Listener) {
         let alive = Array(#"{"status":"ok"}"#.utf8)
         router.add("GET", "/healthz", .inline { _ in .json(.ok, alive) })
         router.add("GET", "/readyz", .inline { _ in
-            let (ready, checks) = readiness.evaluate()
+            let (ready, checks) = readiness.evaluate(for: listener)
             var body = Array(#"{"status":"#.utf8)
             body.append(contentsOf: (ready ? #""ready""# : #""not_ready""#).utf8)
             body.append(contentsOf: #","checks":{"#.utf8)

@@ -16,12 +16,20 @@ final class StoreHolder: Sendable {
 
     func fail(_ reason: String) { failure.withLock { $0 = reason } }
 
-    /// Readiness: open and accepting writes.
-    func readiness() -> Readiness.Status {
+    /// Readiness: open, and for the webhook listener also committing (its last commit, or the writer's probe
+    /// write, succeeded), so a proxy sends Digital River's retries to a replica that can store them. The RPC
+    /// listener stays ready while it can serve reads from memory; its detail still says when writes fail.
+    func readiness(for listener: Readiness.Listener) -> Readiness.Status {
         if let reason = failure.withLock({ $0 }) { return .init(ready: false, detail: "store failed to open: \(reason)") }
         guard let store = current else { return .init(ready: false, detail: "store is opening") }
         guard store.isOpen else { return .init(ready: false, detail: "store is closed") }
-        return .init(ready: true, detail: "\(store.count) customers in memory")
+        let health = store.health
+        guard !health.committing else { return .init(ready: true, detail: "\(store.count) customers in memory; commits succeed") }
+        let failing = "the store cannot commit (\(health.lastCommitError ?? "unknown error")); probing the disk until it can"
+        switch listener {
+        case .webhook: return .init(ready: false, detail: "\(failing); webhooks are answered 503")
+        case .rpc: return .init(ready: true, detail: "\(store.count) customers in memory, reads are served; \(failing); writes fail")
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 import Foundation
 import HTTPTestClient
 import JSON
+import Sockets
 import Testing
 
 /// A small filesystem the test may fill (scripts/test mounts a 4 MiB tmpfs and names it here), so commits and
@@ -154,5 +155,38 @@ struct DiskPressureTests {
         defer { restarted.stop(); restarted.removeData() }
         #expect(eventually(within: 30) { restarted.store?.health.pendingPurgeCount == 0 })
         #expect(filesContaining(marker, in: directory) == [:])
+    }
+    @Test("while no commit succeeds the webhook listener is not ready, the RPC listener still serves reads, and both recover without traffic")
+    func readinessFollowsCommits() throws {
+        let root = try #require(SmallDisk.root)
+        let filler = try DiskFiller(root: root)
+        let live = try LiveService(dataDirectory: root + "/data-" + UUID().uuidString)
+        defer { live.stop(); live.removeData() }
+        #expect(try live.postEvent(Events.event("seed", object: Self.customer("kept", marker: "kept@example.com")))?.status == 200)
+        func readiness(_ address: SocketAddress) throws -> WireResponse {
+            try #require(try RawClient(address).exchange(method: "GET", path: "/readyz"))
+        }
+        #expect(try readiness(live.webhook).status == 200)
+
+        filler.fill()
+        let refused = try #require(try live.postEvent(Events.event("while-full", object: Self.customer("new", marker: "new@example.com"))))
+        #expect(refused.status == 503)
+        let webhookReady = try readiness(live.webhook)
+        #expect(webhookReady.status == 503)
+        #expect(webhookReady.bodyText.contains("cannot commit"))
+        let rpcReady = try readiness(live.rpc)
+        #expect(rpcReady.status == 200)
+        #expect(rpcReady.bodyText.contains("cannot commit"))
+        let read = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"kept"},"id":1}"#)
+        #expect(read["result"]?["email"] == "kept@example.com")
+        // Still not ready a few probes later: the probe write fails too.
+        Thread.sleep(forTimeInterval: 2.5)
+        #expect(try readiness(live.webhook).status == 503)
+
+        filler.freeAll()
+        // No webhook is sent: the writer's probe write alone brings readiness back.
+        #expect(try eventually(within: 30) { try readiness(live.webhook).status == 200 }, "readiness did not recover without traffic")
+        #expect(try live.postEvent(Events.event("while-full", object: Self.customer("new", marker: "new@example.com")))?.status == 200)
+        #expect(live.service.metrics.render().contains("customer_cache_store_commit_failures_total"))
     }
 }
