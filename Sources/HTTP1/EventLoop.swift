@@ -46,7 +46,7 @@ final class EventLoop: @unchecked Sendable {
     /// While set, the listener is out of the epoll set until this time: accept failed in a way that retrying at
     /// once cannot fix, and a level-triggered listener would otherwise spin.
     private var listenerResumesAt: Int?
-    private var lastAcceptErrorLog = Int.min
+    private var lastAcceptErrorLog: Int?
     private var acceptErrorsSinceLog = 0
 
     private static let listenerToken: UInt64 = 0
@@ -180,7 +180,7 @@ final class EventLoop: @unchecked Sendable {
         shared.countAcceptError(reason)
         let now = monotonicMilliseconds()
         acceptErrorsSinceLog += 1
-        if now - lastAcceptErrorLog >= Self.acceptErrorLogIntervalMilliseconds {
+        if lastAcceptErrorLog.map({ now - $0 >= Self.acceptErrorLogIntervalMilliseconds }) ?? true {
             logger.error("accept failed", metadata: ["listener": "\(configuration.name)", "loop": "\(index)", "error": "\(error)",
                                                      "reason": "\(reason.rawValue)", "failures_since_last_log": "\(acceptErrorsSinceLog)",
                                                      "open_connections": "\(connections.count)"])
