@@ -143,17 +143,20 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func acceptAll() {
+        // Connections accepted in this call have not been read yet: closing one to admit the next is churn, and
+        // its unread request would turn our close into a reset.
+        let firstOfBatch = nextConnectionID
         while listenerOpen, listenerResumesAt == nil {
             let accepted: IOResult<(TCPSocket, SocketAddress?)>
             do {
                 accepted = try listener.accept()
             } catch {
-                guard handleAcceptFailure(error) else { return }
+                guard handleAcceptFailure(error, firstOfBatch: firstOfBatch) else { return }
                 continue
             }
             guard case .processed(let (socket, peer)) = accepted else { return }
             let open = shared.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
-            if shuttingDown || (open > configuration.maxConnections && !closeLongestIdle()) {
+            if shuttingDown || (open > configuration.maxConnections && !closeLongestIdle(acceptedBefore: firstOfBatch)) {
                 refuse(socket)
                 continue
             }
@@ -174,7 +177,9 @@ final class EventLoop: @unchecked Sendable {
     /// Counts and (rate-limited) logs a failed accept, then frees a descriptor if it can. Returns true when
     /// accepting again may succeed now; otherwise the listener is paused briefly, since the pending connection
     /// stays in the backlog and a level-triggered listener would report it again at once.
-    private func handleAcceptFailure(_ error: SocketError) -> Bool {
+    private func handleAcceptFailure(_ error: SocketError, firstOfBatch: UInt64) -> Bool {
+        // Out of descriptors with nobody waiting is not a failure to act on: the next connection wakes us.
+        if error.isOutOfDescriptors, !listener.hasPendingConnection() { return false }
         let reason: HTTPServer.AcceptErrorReason = !error.isOutOfDescriptors ? .other
             : error.isProcessDescriptorLimit ? .processDescriptorLimit : .systemDescriptorLimit
         shared.countAcceptError(reason)
@@ -192,7 +197,7 @@ final class EventLoop: @unchecked Sendable {
             return false
         }
         // Out of descriptors: an idle connection of ours makes room for the new one, as at the connection cap.
-        if reason == .processDescriptorLimit, closeLongestIdle() { return true }
+        if reason == .processDescriptorLimit, closeLongestIdle(acceptedBefore: firstOfBatch) { return true }
         // Otherwise take the waiting connection with the reserve descriptor and answer it 503, so it leaves the
         // backlog instead of being reported again and again.
         guard reserve.isHeld else {
@@ -201,11 +206,21 @@ final class EventLoop: @unchecked Sendable {
             return false
         }
         reserve.release()
-        if case .processed(let (socket, _))? = try? listener.accept() {
+        let taken: IOResult<(TCPSocket, SocketAddress?)>? = try? listener.accept()
+        if case .processed(let (socket, _))? = taken {
             shared.openConnections.wrappingAdd(1, ordering: .relaxed)
             refuse(socket)
         }
-        guard reserve.reacquire() else {
+        let reacquired = reserve.reacquire()
+        switch taken {
+        case .processed?: break
+        case .wouldBlock?: return false  // the backlog is empty: wait for the next connection
+        case nil:
+            // Even the freed descriptor did not let accept succeed (ENFILE, or another thread took it).
+            pauseListener(now: now)
+            return false
+        }
+        guard reacquired else {
             pauseListener(now: now)
             return false
         }
@@ -215,9 +230,9 @@ final class EventLoop: @unchecked Sendable {
     /// At the connection cap: closes this loop's connection that has been idle longest (between requests, or
     /// silent since accept) so a new one can take its place. False when none is idle. A linear scan, since it
     /// runs only at the cap and is cheap next to the accept it serves.
-    private func closeLongestIdle() -> Bool {
+    private func closeLongestIdle(acceptedBefore firstOfBatch: UInt64) -> Bool {
         var oldest: Connection?
-        for connection in connections.values where connection.isIdle {
+        for connection in connections.values where connection.id < firstOfBatch && connection.isIdle {
             if let current = oldest, current.lastActivity <= connection.lastActivity { continue }
             oldest = connection
         }

@@ -95,6 +95,13 @@ public struct TCPSocket {
         }
     }
 
+    /// Whether a connection is waiting to be accepted. Needed after EMFILE: Linux allocates the descriptor before
+    /// it looks at the queue, so accept fails with EMFILE even when nobody is waiting.
+    public func hasPendingConnection() -> Bool {
+        var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        return Glibc.poll(&request, 1, 0) > 0 && request.revents & Int16(POLLIN) != 0
+    }
+
     /// Reads what is available into `buffer`; `.processed(0)` means the peer closed its side.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> IOResult<Int> {
         try nonBlockingSyscall("read") { Glibc.read(descriptor, buffer.baseAddress, buffer.count) }
