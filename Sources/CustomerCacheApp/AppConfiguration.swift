@@ -20,6 +20,8 @@ public struct AppConfiguration: Sendable {
     public var limits: HTTPLimits
     public var timeouts: HTTPTimeouts
     public var maxConnections: Int
+    /// Unsent response bytes per connection before its requests stop being read (backpressure).
+    public var maxOutputBufferBytes: Int
     public var logLevel: String
     /// Path of the webhook endpoint on the public listener.
     public var webhookPath: String
@@ -88,6 +90,7 @@ public struct AppConfiguration: Sendable {
         timeouts.shutdownGraceMilliseconds = try sources.integer("shutdown-grace-ms", range: 0...3_600_000)
         self.timeouts = timeouts
         maxConnections = try sources.integer("max-connections", range: 1...1_000_000)
+        maxOutputBufferBytes = try sources.integer("max-output-buffer-bytes", range: 4096...1 << 30)
         logLevel = try sources.choice("log-level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
         webhookPath = try sources.string("webhook-path")
         guard webhookPath.hasPrefix("/"), !webhookPath.contains(" ") else {
@@ -186,6 +189,7 @@ public struct AppConfiguration: Sendable {
         var configuration = HTTPServerConfiguration(address: address, name: name, eventLoopCount: name == "rpc" ? rpcEventLoops : eventLoops,
                                                     limits: limits, timeouts: timeouts)
         configuration.maxConnections = maxConnections
+        configuration.maxOutputBufferBytes = maxOutputBufferBytes
         return configuration
     }
 }
@@ -210,12 +214,13 @@ extension AppConfiguration {
         .init(key: "data-dir", defaultValue: "./data", help: "Directory of the SQLite store"),
         .init(key: "event-loops", defaultValue: "\(HTTPServerConfiguration.defaultEventLoopCount)", help: "Event-loop threads of the webhook listener (default: cores)"),
         .init(key: "rpc-event-loops", defaultValue: "\(max(1, HTTPServerConfiguration.defaultEventLoopCount / 2))", help: "Event-loop threads of the RPC listener (default: half the cores, at least 1)"),
-        .init(key: "max-connections", defaultValue: "4096", help: "Open connections per listener; more are answered 503 and closed"),
+        .init(key: "max-connections", defaultValue: "4096", help: "Open connections per listener; at the cap the longest-idle one is closed for a new one, else 503"),
+        .init(key: "max-output-buffer-bytes", defaultValue: "262144", help: "Unsent response bytes per connection before its requests stop being read"),
         .init(key: "max-request-line-bytes", defaultValue: "8192", help: "Longest request line; longer gets 414"),
         .init(key: "max-header-bytes", defaultValue: "16384", help: "Largest header section; larger gets 431"),
         .init(key: "max-header-count", defaultValue: "100", help: "Most header fields; more gets 431"),
         .init(key: "max-body-bytes", defaultValue: "1048576", help: "Largest request body; larger gets 413"),
-        .init(key: "header-timeout-ms", defaultValue: "10000", help: "Time to receive a request head (slowloris); 408"),
+        .init(key: "header-timeout-ms", defaultValue: "10000", help: "Time to receive a request head, from accept for the first (slowloris); 408"),
         .init(key: "body-timeout-ms", defaultValue: "30000", help: "Time to receive a request body; 408"),
         .init(key: "idle-timeout-ms", defaultValue: "60000", help: "Idle keep-alive connection lifetime"),
         .init(key: "write-timeout-ms", defaultValue: "30000", help: "Time a response may wait for a slow reader"),

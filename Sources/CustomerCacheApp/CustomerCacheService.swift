@@ -116,6 +116,7 @@ public final class CustomerCacheService: Sendable {
             metrics.gauge("customer_cache_http_open_connections", help: "Open TCP connections per listener.", labels: [("listener", name)]) {
                 server.openConnections
             }
+            Self.registerConnectionProtectionMetrics(of: server, named: name, in: metrics)
         }
         for state in [CustomerRecord.State.live, .deleted, .forgotten] {
             metrics.gauge("customer_cache_customers", help: "Records held in memory by state.", labels: [("state", "\(state)")]) {
@@ -126,6 +127,24 @@ public final class CustomerCacheService: Sendable {
         metrics.gauge("customer_cache_webhook_secrets_configured", help: "Signing secrets configured (0 means every webhook is rejected).") {
             secretCount
         }
+    }
+
+    /// What a listener did to protect itself from clients that exhaust descriptors, connections or memory.
+    private static func registerConnectionProtectionMetrics(of server: HTTPServer, named name: String, in metrics: MetricsRegistry) {
+        for reason in HTTPServer.AcceptErrorReason.allCases {
+            metrics.counter("customer_cache_http_accept_errors_total", help: "Failed accepts (emfile, enfile: out of descriptors).",
+                            labels: [("listener", name), ("reason", reason.rawValue)]) { server.acceptErrors(reason) }
+        }
+        metrics.counter("customer_cache_http_idle_connections_closed_total",
+                        help: "Idle connections closed to admit a new one at max-connections or when descriptors ran out.",
+                        labels: [("listener", name)]) { server.idleConnectionsClosed }
+        metrics.counter("customer_cache_http_connections_refused_total", help: "Connections answered 503 because none could be admitted.",
+                        labels: [("listener", name)]) { server.connectionsRefused }
+        metrics.counter("customer_cache_http_reads_paused_for_output_total",
+                        help: "Times a connection stopped being read because its unsent output passed max-output-buffer-bytes.",
+                        labels: [("listener", name)]) { server.readsPausedForOutput }
+        metrics.gauge("customer_cache_http_peak_output_buffer_bytes", help: "Most unsent response bytes one connection has held since start.",
+                      labels: [("listener", name)]) { server.peakOutputBufferBytes }
     }
 
     /// Binds both listeners, then opens and loads the store (readiness fails until it is open).

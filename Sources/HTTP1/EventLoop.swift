@@ -41,10 +41,19 @@ final class EventLoop: @unchecked Sendable {
     private var dispatchingConnectionID: UInt64?
     private let configuration: HTTPServerConfiguration
     private let logger: Logger
+    /// Given up when accept hits EMFILE, so the waiting connection can be taken off the backlog and closed.
+    private let reserve = ReserveDescriptor()
+    /// While set, the listener is out of the epoll set until this time: accept failed in a way that retrying at
+    /// once cannot fix, and a level-triggered listener would otherwise spin.
+    private var listenerResumesAt: Int?
+    private var lastAcceptErrorLog: Int?
+    private var acceptErrorsSinceLog = 0
 
     private static let listenerToken: UInt64 = 0
     private static let wakeupToken: UInt64 = 1
     private static let sweepIntervalMilliseconds: Int32 = 200
+    private static let acceptBackoffMilliseconds = 100
+    private static let acceptErrorLogIntervalMilliseconds = 10_000
 
     init(index: Int, listener: TCPSocket, server: HTTPServer) throws {
         self.index = index
@@ -72,6 +81,20 @@ final class EventLoop: @unchecked Sendable {
         listener.close()
     }
 
+    private func pauseListener(now: Int) {
+        guard listenerOpen, listenerResumesAt == nil else { return }
+        listenerResumesAt = now + Self.acceptBackoffMilliseconds
+        try? epoll.modify(listener.descriptor, events: [], token: Self.listenerToken)
+    }
+
+    private func resumeListenerIfDue(now: Int) {
+        guard let resumesAt = listenerResumesAt, now >= resumesAt else { return }
+        listenerResumesAt = nil
+        guard listenerOpen else { return }
+        try? epoll.modify(listener.descriptor, events: .readable, token: Self.listenerToken)
+        acceptAll()
+    }
+
     func requestShutdown() {
         mailbox.withLock { $0.shutdown = true }
         wakeup.signal()
@@ -91,8 +114,12 @@ final class EventLoop: @unchecked Sendable {
     func run() {
         loopThread = pthread_self()
         while true {
+            var timeout = Self.sweepIntervalMilliseconds
+            if let resumesAt = listenerResumesAt {
+                timeout = Int32(clamping: max(0, min(Int(timeout), resumesAt - monotonicMilliseconds())))
+            }
             do {
-                try epoll.wait(timeoutMilliseconds: Self.sweepIntervalMilliseconds) { token, events in
+                try epoll.wait(timeoutMilliseconds: timeout) { token, events in
                     switch token {
                     case Self.listenerToken: acceptAll()
                     case Self.wakeupToken: drainMailbox()
@@ -104,6 +131,7 @@ final class EventLoop: @unchecked Sendable {
                 break
             }
             let now = monotonicMilliseconds()
+            resumeListenerIfDue(now: now)
             if now - lastSweep >= Int(Self.sweepIntervalMilliseconds) {
                 lastSweep = now
                 sweepTimeouts(now: now)
@@ -115,18 +143,20 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func acceptAll() {
-        while listenerOpen {
+        // Connections accepted in this call have not been read yet: closing one to admit the next is churn, and
+        // its unread request would turn our close into a reset.
+        let firstOfBatch = nextConnectionID
+        while listenerOpen, listenerResumesAt == nil {
             let accepted: IOResult<(TCPSocket, SocketAddress?)>
             do {
                 accepted = try listener.accept()
             } catch {
-                // EMFILE and friends: log and let the next readiness event retry rather than spin here.
-                logger.error("accept failed", metadata: ["listener": "\(configuration.name)", "error": "\(error)"])
-                return
+                guard handleAcceptFailure(error, firstOfBatch: firstOfBatch) else { return }
+                continue
             }
             guard case .processed(let (socket, peer)) = accepted else { return }
             let open = shared.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
-            if open > configuration.maxConnections || shuttingDown {
+            if shuttingDown || (open > configuration.maxConnections && !closeLongestIdle(acceptedBefore: firstOfBatch)) {
                 refuse(socket)
                 continue
             }
@@ -144,6 +174,74 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Counts and (rate-limited) logs a failed accept, then frees a descriptor if it can. Returns true when
+    /// accepting again may succeed now; otherwise the listener is paused briefly, since the pending connection
+    /// stays in the backlog and a level-triggered listener would report it again at once.
+    private func handleAcceptFailure(_ error: SocketError, firstOfBatch: UInt64) -> Bool {
+        // Out of descriptors with nobody waiting is not a failure to act on: the next connection wakes us.
+        if error.isOutOfDescriptors, !listener.hasPendingConnection() { return false }
+        let reason: HTTPServer.AcceptErrorReason = !error.isOutOfDescriptors ? .other
+            : error.isProcessDescriptorLimit ? .processDescriptorLimit : .systemDescriptorLimit
+        shared.countAcceptError(reason)
+        let now = monotonicMilliseconds()
+        acceptErrorsSinceLog += 1
+        if lastAcceptErrorLog.map({ now - $0 >= Self.acceptErrorLogIntervalMilliseconds }) ?? true {
+            logger.error("accept failed", metadata: ["listener": "\(configuration.name)", "loop": "\(index)", "error": "\(error)",
+                                                     "reason": "\(reason.rawValue)", "failures_since_last_log": "\(acceptErrorsSinceLog)",
+                                                     "open_connections": "\(connections.count)"])
+            lastAcceptErrorLog = now
+            acceptErrorsSinceLog = 0
+        }
+        guard error.isOutOfDescriptors else {
+            pauseListener(now: now)
+            return false
+        }
+        // Out of descriptors: an idle connection of ours makes room for the new one, as at the connection cap.
+        if reason == .processDescriptorLimit, closeLongestIdle(acceptedBefore: firstOfBatch) { return true }
+        // Otherwise take the waiting connection with the reserve descriptor and answer it 503, so it leaves the
+        // backlog instead of being reported again and again.
+        guard reserve.isHeld else {
+            reserve.reacquire()
+            pauseListener(now: now)
+            return false
+        }
+        reserve.release()
+        let taken: IOResult<(TCPSocket, SocketAddress?)>? = try? listener.accept()
+        if case .processed(let (socket, _))? = taken {
+            shared.openConnections.wrappingAdd(1, ordering: .relaxed)
+            refuse(socket)
+        }
+        let reacquired = reserve.reacquire()
+        switch taken {
+        case .processed?: break
+        case .wouldBlock?: return false  // the backlog is empty: wait for the next connection
+        case nil:
+            // Even the freed descriptor did not let accept succeed (ENFILE, or another thread took it).
+            pauseListener(now: now)
+            return false
+        }
+        guard reacquired else {
+            pauseListener(now: now)
+            return false
+        }
+        return true
+    }
+
+    /// At the connection cap: closes this loop's connection that has been idle longest (between requests, or
+    /// silent since accept) so a new one can take its place. False when none is idle. A linear scan, since it
+    /// runs only at the cap and is cheap next to the accept it serves.
+    private func closeLongestIdle(acceptedBefore firstOfBatch: UInt64) -> Bool {
+        var oldest: Connection?
+        for connection in connections.values where connection.id < firstOfBatch && connection.isIdle {
+            if let current = oldest, current.lastActivity <= connection.lastActivity { continue }
+            oldest = connection
+        }
+        guard let oldest else { return false }
+        shared.idleConnectionsClosed.wrappingAdd(1, ordering: .relaxed)
+        close(oldest)
+        return true
+    }
+
     /// Over the connection limit: a short 503 on a fresh socket always fits the send buffer, so the peer learns why.
     private func refuse(_ socket: TCPSocket) {
         let body = #"{"error":"too_many_connections","message":"connection limit reached"}"#
@@ -153,6 +251,7 @@ final class EventLoop: @unchecked Sendable {
         socket.shutdownWrite()
         socket.close()
         shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
+        shared.connectionsRefused.wrappingAdd(1, ordering: .relaxed)
     }
 
     private func drainMailbox() {
@@ -219,6 +318,11 @@ final class EventLoop: @unchecked Sendable {
             flush(connection)
             guard connections[token] != nil else { return }
         }
+        if connection.pausedForOutput {
+            // Not reading until the output drains; a peer that hung up entirely will never read it.
+            if events.contains(.hangUp) { close(connection) }
+            return
+        }
         if events.contains(.readable) || events.contains(.peerHangUp) || events.contains(.hangUp) {
             readAvailable(connection)
         }
@@ -243,7 +347,8 @@ final class EventLoop: @unchecked Sendable {
         if connection.inbound.count == connection.inboundOffset {
             connection.inbound.removeAll(keepingCapacity: true)
             connection.inboundOffset = 0
-            if !connection.parser.isMidRequest(bufferedBytes: 0) { connection.requestStartedAt = now }
+            // A first request's head time runs from accept; later ones from their first byte.
+            if !connection.awaitingFirstRequest, !connection.parser.isMidRequest(bufferedBytes: 0) { connection.requestStartedAt = now }
         }
         connection.inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
         connection.lastActivity = now
@@ -262,6 +367,14 @@ final class EventLoop: @unchecked Sendable {
     /// pipelined responses keep their order.
     private func processInput(_ connection: Connection) {
         while connection.state == .reading, connections[connection.id] != nil {
+            if connection.unsentOutput > configuration.maxOutputBufferBytes {
+                // Backpressure: answers are piling up unread; stop parsing and reading until they are written.
+                shared.notePendingOutput(connection.unsentOutput)
+                shared.readsPausedForOutput.wrappingAdd(1, ordering: .relaxed)
+                connection.pausedForOutput = true
+                updateInterest(connection)
+                return
+            }
             let available = connection.inbound.count - connection.inboundOffset
             let wasReadingBody = connection.parser.isReadingBody
             let (event, consumed) = connection.inbound.withUnsafeBytes { buffer in
@@ -279,6 +392,7 @@ final class EventLoop: @unchecked Sendable {
                 compactInbound(connection)
                 return
             case .failure(let error):
+                connection.awaitingFirstRequest = false
                 logger.debug("rejected request", metadata: ["listener": "\(configuration.name)", "status": "\(error.status.code)",
                                                              "reason": "\(error.code)", "peer": "\(connection.peer.map { "\($0)" } ?? "-")"])
                 connection.closeAfterCurrent = true
@@ -286,6 +400,7 @@ final class EventLoop: @unchecked Sendable {
                         isHead: false, method: "-", path: "-", startedAt: monotonicMilliseconds())
                 return
             case .request(let request):
+                connection.awaitingFirstRequest = false
                 if available == consumed { compactInbound(connection) }
                 dispatch(request, on: connection)
             }
@@ -403,36 +518,16 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func flush(_ connection: Connection) {
-        guard connections[connection.id] != nil else { return }
-        while connection.outboundOffset < connection.outbound.count {
-            let result: IOResult<Int>
-            do {
-                result = try connection.outbound.withUnsafeBytes { buffer in
-                    try connection.socket.write(UnsafeRawBufferPointer(rebasing: buffer[connection.outboundOffset...]))
-                }
-            } catch {
-                close(connection)
-                return
-            }
-            switch result {
-            case .processed(let written):
-                connection.outboundOffset += written
-                connection.lastWriteProgress = monotonicMilliseconds()
-            case .wouldBlock:
-                if !connection.watchingWritable {
-                    connection.watchingWritable = true
-                    connection.lastWriteProgress = monotonicMilliseconds()
-                    updateInterest(connection)
-                }
-                return
-            }
-        }
-        connection.outbound.removeAll(keepingCapacity: connection.outbound.capacity <= 64 * 1024)
-        connection.outboundOffset = 0
-        if connection.watchingWritable {
-            connection.watchingWritable = false
+        while writePending(connection) {
+            guard connection.pausedForOutput else { break }
+            // Drained: read and parse again. If that queues more, write it before deciding anything else.
+            connection.pausedForOutput = false
             updateInterest(connection)
+            processInput(connection)
+            guard connections[connection.id] != nil else { return }
+            if connection.unsentOutput == 0 { break }
         }
+        guard connections[connection.id] != nil, connection.unsentOutput == 0 else { return }
         if connection.state == .closing {
             // Half-close, then read and discard until the peer closes: closing with unread input would send a
             // RST that can destroy the response we just wrote before the client reads it.
@@ -446,9 +541,50 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Writes what the kernel takes; true when everything queued is written (and the connection still open).
+    private func writePending(_ connection: Connection) -> Bool {
+        guard connections[connection.id] != nil else { return false }
+        if connection.unsentOutput > 0 { shared.notePendingOutput(connection.unsentOutput) }
+        while connection.outboundOffset < connection.outbound.count {
+            let result: IOResult<Int>
+            do {
+                result = try connection.outbound.withUnsafeBytes { buffer in
+                    try connection.socket.write(UnsafeRawBufferPointer(rebasing: buffer[connection.outboundOffset...]))
+                }
+            } catch {
+                close(connection)
+                return false
+            }
+            switch result {
+            case .processed(let written):
+                connection.outboundOffset += written
+                connection.lastWriteProgress = monotonicMilliseconds()
+            case .wouldBlock:
+                if !connection.watchingWritable {
+                    connection.watchingWritable = true
+                    connection.lastWriteProgress = monotonicMilliseconds()
+                    updateInterest(connection)
+                }
+                return false
+            }
+        }
+        if !connection.outbound.isEmpty {
+            // Idle from the moment the answer is out, not from when the request came in.
+            connection.lastActivity = connection.lastWriteProgress
+        }
+        connection.outbound.removeAll(keepingCapacity: connection.outbound.capacity <= 64 * 1024)
+        connection.outboundOffset = 0
+        if connection.watchingWritable {
+            connection.watchingWritable = false
+            updateInterest(connection)
+        }
+        return true
+    }
+
     private func updateInterest(_ connection: Connection) {
-        var events: EpollEvents = [.peerHangUp]
-        if !connection.pausedReading { events.insert(.readable) }
+        // Paused for output, even a half-close is left unread: level-triggered, it would be reported on every wait.
+        var events: EpollEvents = connection.pausedForOutput ? [] : [.peerHangUp]
+        if !connection.pausedReading, !connection.pausedForOutput { events.insert(.readable) }
         if connection.watchingWritable { events.insert(.writable) }
         try? epoll.modify(connection.socket.descriptor, events: events, token: connection.id)
     }
@@ -485,6 +621,10 @@ final class EventLoop: @unchecked Sendable {
                     if now - connection.requestStartedAt > timeouts.headerReadMilliseconds {
                         timeOut(connection, code: "header_timeout", message: "request head not received in time")
                     }
+                } else if connection.awaitingFirstRequest {
+                    // Silent since accept: it gets the header time, not the keep-alive idle time, so connections
+                    // that never speak cannot hold slots for a minute. Nothing was asked, so nothing is answered.
+                    if now - connection.requestStartedAt > timeouts.headerReadMilliseconds { close(connection) }
                 } else if now - connection.lastActivity > timeouts.idleMilliseconds {
                     close(connection)
                 }
@@ -515,7 +655,12 @@ final class Connection {
     var outbound: [UInt8] = []
     var outboundOffset = 0
     var watchingWritable = false
+    /// Input paused because a pipelining client got ahead of a slow handler.
     var pausedReading = false
+    /// Input paused because unsent output passed `maxOutputBufferBytes` (backpressure).
+    var pausedForOutput = false
+    /// No request parsed yet: the head timeout runs from accept.
+    var awaitingFirstRequest = true
     var closeAfterCurrent = false
     var currentVersion = HTTPVersion.http1_1
     var currentWantsKeepAliveHeader = false
@@ -524,6 +669,13 @@ final class Connection {
     var lastActivity: Int
     var lastWriteProgress: Int
     var lingerDeadline = 0
+
+    var unsentOutput: Int { outbound.count - outboundOffset }
+
+    /// Between requests or silent since accept, with nothing to send: closing it loses no work.
+    var isIdle: Bool {
+        state == .reading && unsentOutput == 0 && !pausedForOutput && !parser.isMidRequest(bufferedBytes: inbound.count - inboundOffset)
+    }
 
     init(id: UInt64, socket: TCPSocket, peer: SocketAddress?, limits: HTTPLimits, now: Int) {
         self.id = id

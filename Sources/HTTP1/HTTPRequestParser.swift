@@ -25,12 +25,34 @@ public struct HTTPRequestParser: Sendable {
 
     private enum ChunkState: Sendable {
         case size(value: Int, digits: Int)
-        case sizeExtension(length: Int)
+        case sizeExtension(ChunkExtension, length: Int)
         case sizeLF
         case data(remaining: Int)
         case dataCR
         case dataLF
         case trailerLine
+    }
+
+    /// Where the parser is inside `chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`
+    /// (RFC 9112 §7.1.1). Whitespace is allowed only where BWS is, so `46 1` or `46;` cannot be read as a size
+    /// by us and differently by a proxy in front.
+    private enum ChunkExtension: Sendable, Equatable {
+        /// After the size and whitespace: only more whitespace or ";" may follow.
+        case beforeSemicolon
+        /// After ";" (and whitespace): a name must start.
+        case beforeName
+        case name
+        /// After a name and whitespace: "=", ";" may follow.
+        case afterName
+        /// After "=" (and whitespace): a token or quoted-string must start.
+        case beforeValue
+        case tokenValue
+        case quotedValue
+        case quotedPair
+        /// Right after a closing quote: CR, ";" or whitespace may follow.
+        case valueEnd
+        /// After a value and whitespace: only ";" may follow.
+        case afterValue
     }
 
     public let limits: HTTPLimits
@@ -445,21 +467,21 @@ public struct HTTPRequestParser: Sendable {
                         return (.failure(HTTPParseError(.contentTooLarge, "body_too_large", "body exceeds \(limits.maxBodyBytes) bytes")), index)
                     }
                     pendingChunkSize = value
-                    chunk = .sizeExtension(length: 1)
+                    chunk = .sizeExtension(byte == UInt8(ascii: ";") ? .beforeName : .beforeSemicolon, length: 1)
                 } else {
                     return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "invalid byte in chunk size")), index)
                 }
                 index += 1
-            case .sizeExtension(let length):
-                // Extensions are allowed and ignored, but bounded and free of control bytes.
-                if byte == 0x0D {
-                    chunk = .sizeLF
-                } else if byte < 0x20 && byte != 0x09 || byte == 0x7F {
-                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "invalid byte in chunk extension")), index)
-                } else if length >= 1024 {
+            case .sizeExtension(let position, let length):
+                // Extensions are allowed and ignored, but must follow the grammar and are bounded.
+                guard length < 1024 else {
                     return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "chunk extension too long")), index)
-                } else {
-                    chunk = .sizeExtension(length: length + 1)
+                }
+                switch Self.advance(position, over: byte) {
+                case .next(let next): chunk = .sizeExtension(next, length: length + 1)
+                case .endOfLine: chunk = .sizeLF
+                case .invalid:
+                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "malformed chunk extension")), index)
                 }
                 index += 1
             case .sizeLF:
@@ -517,6 +539,51 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private var pendingChunkSize = 0
+
+    /// What one byte of a chunk extension leads to.
+    private enum ExtensionStep {
+        case next(ChunkExtension)
+        /// The CR that ends the size line, allowed only right after a name or a value.
+        case endOfLine
+        case invalid
+    }
+
+    private static func advance(_ position: ChunkExtension, over byte: UInt8) -> ExtensionStep {
+        let isWhitespace = byte == 0x20 || byte == 0x09
+        let isSemicolon = byte == UInt8(ascii: ";")
+        switch position {
+        case .beforeSemicolon:
+            if isWhitespace { return .next(.beforeSemicolon) }
+            return isSemicolon ? .next(.beforeName) : .invalid
+        case .beforeName:
+            if isWhitespace { return .next(.beforeName) }
+            return isTokenByte(byte) ? .next(.name) : .invalid
+        case .name, .afterName:
+            if case .name = position {
+                if isTokenByte(byte) { return .next(.name) }
+                if byte == 0x0D { return .endOfLine }
+            }
+            if isWhitespace { return .next(.afterName) }
+            if isSemicolon { return .next(.beforeName) }
+            return byte == UInt8(ascii: "=") ? .next(.beforeValue) : .invalid
+        case .beforeValue:
+            if isWhitespace { return .next(.beforeValue) }
+            if byte == UInt8(ascii: "\"") { return .next(.quotedValue) }
+            return isTokenByte(byte) ? .next(.tokenValue) : .invalid
+        case .tokenValue, .valueEnd, .afterValue:
+            if case .tokenValue = position, isTokenByte(byte) { return .next(.tokenValue) }
+            if byte == 0x0D, position != .afterValue { return .endOfLine }
+            if isWhitespace { return .next(.afterValue) }
+            return isSemicolon ? .next(.beforeName) : .invalid
+        case .quotedValue:
+            // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+            if byte == UInt8(ascii: "\"") { return .next(.valueEnd) }
+            if byte == UInt8(ascii: "\\") { return .next(.quotedPair) }
+            return byte == 0x09 || (byte >= 0x20 && byte != 0x7F) ? .next(.quotedValue) : .invalid
+        case .quotedPair:
+            return byte == 0x09 || (byte >= 0x20 && byte != 0x7F) ? .next(.quotedValue) : .invalid
+        }
+    }
 }
 
 

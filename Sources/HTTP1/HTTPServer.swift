@@ -81,6 +81,65 @@ public final class HTTPServer: Sendable {
 final class SharedServerState: Sendable {
     let openConnections = Atomic<Int>(0)
     let asyncHandlersInFlight = Atomic<Int>(0)
+    let acceptErrorsProcessLimit = Atomic<Int>(0)
+    let acceptErrorsSystemLimit = Atomic<Int>(0)
+    let acceptErrorsOther = Atomic<Int>(0)
+    let idleConnectionsClosed = Atomic<Int>(0)
+    let connectionsRefused = Atomic<Int>(0)
+    let readsPausedForOutput = Atomic<Int>(0)
+    let peakOutputBufferBytes = Atomic<Int>(0)
+
+    func acceptErrors(_ reason: HTTPServer.AcceptErrorReason) -> Int {
+        switch reason {
+        case .processDescriptorLimit: return acceptErrorsProcessLimit.load(ordering: .relaxed)
+        case .systemDescriptorLimit: return acceptErrorsSystemLimit.load(ordering: .relaxed)
+        case .other: return acceptErrorsOther.load(ordering: .relaxed)
+        }
+    }
+
+    func countAcceptError(_ reason: HTTPServer.AcceptErrorReason) {
+        switch reason {
+        case .processDescriptorLimit: acceptErrorsProcessLimit.wrappingAdd(1, ordering: .relaxed)
+        case .systemDescriptorLimit: acceptErrorsSystemLimit.wrappingAdd(1, ordering: .relaxed)
+        case .other: acceptErrorsOther.wrappingAdd(1, ordering: .relaxed)
+        }
+    }
+
+    /// Raises the high-water mark; a store only when it is passed, so the hot path stays a load.
+    func notePendingOutput(_ bytes: Int) {
+        var current = peakOutputBufferBytes.load(ordering: .relaxed)
+        while bytes > current {
+            let (exchanged, original) = peakOutputBufferBytes.compareExchange(expected: current, desired: bytes, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
+}
+
+extension HTTPServer {
+    /// Why `accept4` failed; the raw value is the metrics label.
+    public enum AcceptErrorReason: String, CaseIterable, Sendable {
+        /// EMFILE: this process is at RLIMIT_NOFILE.
+        case processDescriptorLimit = "emfile"
+        /// ENFILE: the system is out of descriptors.
+        case systemDescriptorLimit = "enfile"
+        case other
+    }
+
+    /// Failed accepts since start, by reason (each failure is counted; the log line is rate-limited).
+    public func acceptErrors(_ reason: AcceptErrorReason) -> Int { shared.acceptErrors(reason) }
+
+    /// Idle connections closed to admit a new one at `maxConnections` or when descriptors ran out.
+    public var idleConnectionsClosed: Int { shared.idleConnectionsClosed.load(ordering: .relaxed) }
+
+    /// Connections answered 503 and closed because none could be admitted.
+    public var connectionsRefused: Int { shared.connectionsRefused.load(ordering: .relaxed) }
+
+    /// Times a connection stopped being read because its unsent output passed `maxOutputBufferBytes`.
+    public var readsPausedForOutput: Int { shared.readsPausedForOutput.load(ordering: .relaxed) }
+
+    /// The most unsent response bytes any one connection has held since start.
+    public var peakOutputBufferBytes: Int { shared.peakOutputBufferBytes.load(ordering: .relaxed) }
 }
 
 /// Milliseconds on the monotonic clock, which wall-clock changes cannot move.

@@ -2,7 +2,8 @@ import Sockets
 
 /// Deadlines the server enforces per connection, in milliseconds. Defaults are documented in README.
 public struct HTTPTimeouts: Sendable, Hashable {
-    /// From the first byte of a request until its head is complete (slowloris defence). Default 10 s; answered 408.
+    /// Until a request head is complete: from accept for a connection's first request (one that never sends a
+    /// byte is closed when it ends), from its first byte for later ones (slowloris defence). Default 10 s; 408.
     public var headerReadMilliseconds: Int = 10_000
     /// From the end of the head until the body is complete. Default 30 s; answered 408.
     public var bodyReadMilliseconds: Int = 30_000
@@ -24,8 +25,14 @@ public struct HTTPServerConfiguration: Sendable {
     public var eventLoopCount: Int
     public var limits: HTTPLimits
     public var timeouts: HTTPTimeouts
-    /// Open connections above this are answered 503 and closed at once. Default 4096.
+    /// Open connections per listener. A new connection beyond this closes the connection of this loop that has
+    /// been idle longest (between requests, or silent since accept) to take its place, as nginx reuses idle
+    /// keep-alive connections; only when none is idle is it answered 503 and closed. Default 4096.
     public var maxConnections: Int = 4096
+    /// Unsent response bytes one connection may hold before the server stops reading and parsing its requests;
+    /// reading resumes once they are written. Bounds the memory a client that pipelines requests and never reads
+    /// the answers can take to this plus one response. Default 256 KiB.
+    public var maxOutputBufferBytes: Int = 256 * 1024
     /// Async handlers running at once; above this requests get 503 instead of queueing without bound. Default 1024.
     public var maxConcurrentAsyncHandlers: Int = 1024
     /// Threads of the pool that runs `.async` handlers. Default: 2 per core, so an await-heavy handler mix keeps

@@ -64,6 +64,7 @@ public final class MetricsRegistry: Sendable {
         case counter(Counter)
         case gauge(Gauge)
         case gaugeFunction(@Sendable () -> Int)
+        case counterFunction(@Sendable () -> Int)
         case histogram(Histogram)
     }
 
@@ -95,6 +96,11 @@ public final class MetricsRegistry: Sendable {
         register(name, help: help, type: "gauge", labels: labels, metric: .gaugeFunction(read))
     }
 
+    /// A counter read at scrape time, for counts another component already keeps (it must never go down).
+    public func counter(_ name: String, help: String, labels: [(String, String)] = [], read: @escaping @Sendable () -> Int) {
+        register(name, help: help, type: "counter", labels: labels, metric: .counterFunction(read))
+    }
+
     public func histogram(_ name: String, help: String, labels: [(String, String)] = [], bounds: [Double] = Histogram.latencyBounds) -> Histogram {
         let histogram = Histogram(bounds: bounds)
         register(name, help: help, type: "histogram", labels: labels, metric: .histogram(histogram))
@@ -123,7 +129,7 @@ public final class MetricsRegistry: Sendable {
                     out += "\(family.name)\(Self.format(labels)) \(counter.current)\n"
                 case .gauge(let gauge):
                     out += "\(family.name)\(Self.format(labels)) \(gauge.current)\n"
-                case .gaugeFunction(let read):
+                case .gaugeFunction(let read), .counterFunction(let read):
                     out += "\(family.name)\(Self.format(labels)) \(read())\n"
                 case .histogram(let histogram):
                     let (cumulative, count, sum) = histogram.snapshot()

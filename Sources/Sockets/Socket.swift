@@ -19,8 +19,10 @@ public struct TCPSocket {
                 try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, name: "setsockopt(SO_REUSEPORT)")
             }
             if address.isIPv6 {
-                // A "[::]" listener should not silently also take IPv4; operators list both if they want both.
-                try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, name: "setsockopt(IPV6_V6ONLY)")
+                // Dual-stack whatever the host's net.ipv6.bindv6only says: "[::]" means every interface, IPv4
+                // clients included (they appear as their IPv4 address; see SocketAddress(storage:)). A specific
+                // IPv6 address such as [::1] is unaffected, since only the wildcard accepts IPv4-mapped peers.
+                try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 0, name: "setsockopt(IPV6_V6ONLY)")
             }
             _ = try address.withSockAddr { (pointer, length) throws(SocketError) in
                 try syscall("bind") { Glibc.bind(fd, pointer, length) }
@@ -91,6 +93,13 @@ public struct TCPSocket {
             _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             return .processed((TCPSocket(descriptor: fd), SocketAddress(storage: &storage)))
         }
+    }
+
+    /// Whether a connection is waiting to be accepted. Needed after EMFILE: Linux allocates the descriptor before
+    /// it looks at the queue, so accept fails with EMFILE even when nobody is waiting.
+    public func hasPendingConnection() -> Bool {
+        var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        return Glibc.poll(&request, 1, 0) > 0 && request.revents & Int16(POLLIN) != 0
     }
 
     /// Reads what is available into `buffer`; `.processed(0)` means the peer closed its side.

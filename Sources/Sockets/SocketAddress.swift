@@ -107,6 +107,14 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         case AF_INET6:
             let address = UnsafeRawPointer(storage).load(as: sockaddr_in6.self)
             var copy = address.sin6_addr
+            let bytes = withUnsafeBytes(of: &copy) { Array($0) }
+            if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+                // An IPv4 client of a dual-stack "[::]" listener (::ffff:a.b.c.d): logs and source checks see
+                // the IPv4 address it really has.
+                self.init(uncheckedHost: "\(bytes[12]).\(bytes[13]).\(bytes[14]).\(bytes[15])",
+                          port: UInt16(bigEndian: address.sin6_port), isIPv6: false)
+                return
+            }
             var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
             guard inet_ntop(AF_INET6, &copy, &text, socklen_t(text.count)) != nil else { return nil }
             self.init(uncheckedHost: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),

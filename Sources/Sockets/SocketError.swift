@@ -28,3 +28,11 @@ public struct SocketAddressError: Error, Sendable, Hashable, CustomStringConvert
 
     public var description: String { "invalid listen address '\(input)': \(reason)" }
 }
+
+extension SocketError {
+    /// True for EMFILE (this process) and ENFILE (the whole system): no descriptor left for a new connection.
+    public var isOutOfDescriptors: Bool { errno == EMFILE || errno == ENFILE }
+
+    /// True for EMFILE: the per-process limit (RLIMIT_NOFILE), which closing one of our own descriptors relieves.
+    public var isProcessDescriptorLimit: Bool { errno == EMFILE }
+}

@@ -28,8 +28,10 @@ struct Serve: ParsableCommand {
     var eventLoops: String?
     @Option(name: .customLong("rpc-event-loops"), help: "Event-loop threads of the RPC listener (default: half the cores, at least 1).")
     var rpcEventLoops: String?
-    @Option(name: .customLong("max-connections"), help: "Open connections per listener; more are answered 503 and closed (default 4096).")
+    @Option(name: .customLong("max-connections"), help: "Open connections per listener; at the cap the longest-idle one is closed for a new one, else 503 (default 4096).")
     var maxConnections: String?
+    @Option(name: .customLong("max-output-buffer-bytes"), help: "Unsent response bytes per connection before its requests stop being read (default 262144).")
+    var maxOutputBufferBytes: String?
     @Option(name: .customLong("max-request-line-bytes"), help: "Longest request line; longer gets 414 (default 8192).")
     var maxRequestLineBytes: String?
     @Option(name: .customLong("max-header-bytes"), help: "Largest header section; larger gets 431 (default 16384).")
@@ -38,7 +40,7 @@ struct Serve: ParsableCommand {
     var maxHeaderCount: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body; larger gets 413 (default 1048576).")
     var maxBodyBytes: String?
-    @Option(name: .customLong("header-timeout-ms"), help: "Time to receive a request head (slowloris); 408 (default 10000).")
+    @Option(name: .customLong("header-timeout-ms"), help: "Time to receive a request head, from accept for the first (slowloris); 408 (default 10000).")
     var headerTimeoutMs: String?
     @Option(name: .customLong("body-timeout-ms"), help: "Time to receive a request body; 408 (default 30000).")
     var bodyTimeoutMs: String?
@@ -97,6 +99,7 @@ struct Serve: ParsableCommand {
         flags["event-loops"] = eventLoops
         flags["rpc-event-loops"] = rpcEventLoops
         flags["max-connections"] = maxConnections
+        flags["max-output-buffer-bytes"] = maxOutputBufferBytes
         flags["max-request-line-bytes"] = maxRequestLineBytes
         flags["max-header-bytes"] = maxHeaderBytes
         flags["max-header-count"] = maxHeaderCount
