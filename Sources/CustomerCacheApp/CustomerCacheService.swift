@@ -67,8 +67,11 @@ public final class CustomerCacheService: Sendable {
         let upstream = self.upstream
         let rpcExecutor = HandlerExecutor(threadCount: 2 * configuration.eventLoops, name: "rpc-work")
         self.rpcExecutor = rpcExecutor
+        let forgetDelivery = ForgetDelivery(store: storeHolder, upstream: upstream, intervalSeconds: configuration.forgetRetrySeconds,
+                                            metrics: metrics, logger: logger, clock: clock)
+        self.forgetDelivery = forgetDelivery
         let methods = CustomerMethods(store: storeHolder, upstream: upstream, negativeCacheSeconds: configuration.negativeCacheSeconds,
-                                      metrics: metrics, logger: logger, clock: clock, executor: rpcExecutor)
+                                      metrics: metrics, logger: logger, clock: clock, executor: rpcExecutor, forgetDelivery: forgetDelivery)
         var table = JSONRPCMethodTable()
         let tokens = configuration.callerTokens
         let discovery = JSONRPCResult(encoded: Array(OpenRPCDocument.json.utf8))
@@ -82,12 +85,7 @@ public final class CustomerCacheService: Sendable {
                                                                              maxDepth: configuration.rpcMaxDepth,
                                                                              maxStringBytes: configuration.rpcMaxStringBytes))
         let rpc = RPCEndpoint(server: rpcEngine, tokens: tokens, executor: rpcExecutor)
-        forgetDelivery = ForgetDelivery(store: storeHolder, upstream: upstream, intervalSeconds: configuration.forgetRetrySeconds,
-                                        metrics: metrics, logger: logger)
-        readiness.register("forget_queue") {
-            let pending = storeHolder.current?.queuedForgets.count ?? 0
-            return .init(ready: true, detail: pending == 0 ? "no forget pending upstream" : "\(pending) forget(s) waiting for Digital River")
-        }
+        readiness.register("forget_queue") { forgetDelivery.readiness() }
         readiness.register("upstream") {
             .init(ready: true, detail: upstream.current == nil ? "disabled: cache-only (no API key, no --sandbox)"
                                                                : configuration.sandbox ? "sandbox emulator (not Digital River)" : "configured")
@@ -98,6 +96,9 @@ public final class CustomerCacheService: Sendable {
         }
         metrics.gauge("customer_cache_forget_queue", help: "Requests to be forgotten not yet delivered to Digital River.") {
             storeHolder.current?.queuedForgets.count ?? 0
+        }
+        metrics.gauge("customer_cache_forget_parked", help: "Queued forgets Digital River refused for good (4xx), retried rarely.") {
+            storeHolder.current?.forgetQueue.filter { $0.parked != nil }.count ?? 0
         }
 
         var rpcRouter = HTTPRouter()

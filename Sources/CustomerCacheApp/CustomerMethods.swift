@@ -18,9 +18,11 @@ final class CustomerMethods: Sendable {
     private let logger: Logger
     private let clock: @Sendable () -> Int64
     private let counters: RPCCounters
+    private let forgetDelivery: ForgetDelivery
 
     init(store: StoreHolder, upstream: UpstreamHolder, negativeCacheSeconds: Int64, metrics: MetricsRegistry,
-         logger: Logger, clock: @escaping @Sendable () -> Int64, executor: (any TaskExecutor)?) {
+         logger: Logger, clock: @escaping @Sendable () -> Int64, executor: (any TaskExecutor)?, forgetDelivery: ForgetDelivery) {
+        self.forgetDelivery = forgetDelivery
         reads = SingleFlight(executor: executor)
         ensures = SingleFlight(executor: executor)
         self.store = store
@@ -219,7 +221,14 @@ final class CustomerMethods: Sendable {
         negativeCache.remove(id)
         var upstreamState = alreadyDone ? "delivered" : "queued"
         if !alreadyDone, let upstream {
-            if await ForgetDelivery.deliver(id: id, upstream: upstream, store: store, logger: logger) { upstreamState = "delivered" }
+            // Also the way to retry a parked forget at once: calling customer.forget again tries it inline.
+            let delivery = await ForgetDelivery.deliver(id: id, upstream: upstream, store: store, logger: logger)
+            forgetDelivery.count(delivery)
+            switch delivery {
+            case .delivered: upstreamState = "delivered"
+            case .refused: upstreamState = "parked"
+            case .outage, .storeFailed: upstreamState = "queued"
+            }
         } else if upstream == nil {
             upstreamState = alreadyDone ? "delivered" : "queued_no_upstream"
         }

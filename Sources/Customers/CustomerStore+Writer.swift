@@ -6,8 +6,10 @@ struct CommittedBatch {
     var outcomes: [[ApplyOutcome]] = []
     var records: [CustomerRecord] = []
     var checkpoints: [(String, String?)] = []
-    var forgetsQueued: Set<String> = []
+    /// Ids queued by this batch, with the batch time (an id already queued keeps its own).
+    var forgetsQueued: [String: Int64] = [:]
     var forgetsDelivered: Set<String> = []
+    var forgetsParked: [String: QueuedForget.Parked] = [:]
     var seenEvents: Set<String> = []
     /// Customers this batch forgot or deleted: their old bytes must leave the WAL before the purge is complete.
     var purged: Set<String> = []
@@ -39,6 +41,7 @@ final class Writer: @unchecked Sendable {
         let deleteCheckpoint: SQLiteStatement
         let queueForget: SQLiteStatement
         let unqueueForget: SQLiteStatement
+        let parkForget: SQLiteStatement
         let probe: SQLiteStatement
     }
 
@@ -189,6 +192,7 @@ final class Writer: @unchecked Sendable {
             deleteCheckpoint: try connection.prepare("DELETE FROM checkpoints WHERE name = ?"),
             queueForget: try connection.prepare("INSERT OR IGNORE INTO forget_queue (customer_id, queued_s) VALUES (?, ?)"),
             unqueueForget: try connection.prepare("DELETE FROM forget_queue WHERE customer_id = ?"),
+            parkForget: try connection.prepare("UPDATE forget_queue SET parked_reason = ?, parked_s = ? WHERE customer_id = ?"),
             probe: try connection.prepare("""
                 INSERT INTO store_probe (id, written_s, headroom) VALUES (1, ?, zeroblob(32768))
                 ON CONFLICT(id) DO UPDATE SET written_s = excluded.written_s, headroom = excluded.headroom
@@ -243,7 +247,7 @@ final class Writer: @unchecked Sendable {
                             outcomes.append(try apply(CustomerRules.forget(id: id, now: now, current: lookup(id))))
                             if queueUpstream {
                                 try statements.queueForget.run([.text(id), .integer(nowSeconds)])
-                                batch.forgetsQueued.insert(id)
+                                batch.forgetsQueued[id] = nowSeconds
                             }
                         case .markStale(let id):
                             if let record = lookup(id), record.state == .live {
@@ -254,6 +258,10 @@ final class Writer: @unchecked Sendable {
                         case .forgetDelivered(let id):
                             try statements.unqueueForget.run([.text(id)])
                             batch.forgetsDelivered.insert(id)
+                            outcomes.append(.unchanged)
+                        case .forgetParked(let id, let reason):
+                            try statements.parkForget.run([.text(reason), .integer(nowSeconds), .text(id)])
+                            if connection.changes > 0 { batch.forgetsParked[id] = QueuedForget.Parked(reason: reason, atSeconds: nowSeconds) }
                             outcomes.append(.unchanged)
                         case .setCheckpoint(let name, let value):
                             if let value {

@@ -36,6 +36,9 @@ public enum StoreOperation: Sendable {
     case markStale(id: String)
     /// Digital River acknowledged a queued forget; drop it from the queue.
     case forgetDelivered(id: String)
+    /// Digital River refused a queued forget for good (a 4xx); keep it, marked with `reason` (no PII), so it is
+    /// retried rarely instead of on every round.
+    case forgetParked(id: String, reason: String)
     /// Saves a named cursor (warm-up progress) in the same durable store.
     case setCheckpoint(name: String, value: String?)
 }
@@ -70,7 +73,7 @@ public final class CustomerStore: Sendable {
     /// holding the lock every read needs.
     private let stateCounts: Mutex<[CustomerRecord.State: Int]>
     private let checkpoints: Mutex<[String: String]>
-    private let pendingForgets: Mutex<Set<String>>
+    private let pendingForgets: Mutex<[String: QueuedForget]>
     private let queue: WriteQueue
     private let writer: Writer
     private let clock: @Sendable () -> Int64
@@ -88,7 +91,7 @@ public final class CustomerStore: Sendable {
         let connection: SQLiteConnection
         var loaded: [String: CustomerRecord] = [:]
         var loadedCheckpoints: [String: String] = [:]
-        var loadedForgets: Set<String> = []
+        var loadedForgets: [String: QueuedForget] = [:]
         var seen = SeenEvents()
         do {
             connection = try SQLiteConnection(path: configuration.path)
@@ -109,9 +112,12 @@ public final class CustomerStore: Sendable {
                 let received = seenSelect.int64(at: 1)
                 if received >= cutoff, let id = seenSelect.text(at: 0) { seen.insert(id, receivedSeconds: received) }
             }
-            let forgetSelect = try connection.prepare("SELECT customer_id FROM forget_queue")
+            let forgetSelect = try connection.prepare("SELECT customer_id, queued_s, parked_reason, parked_s FROM forget_queue")
             while try forgetSelect.step() {
-                if let id = forgetSelect.text(at: 0) { loadedForgets.insert(id) }
+                guard let id = forgetSelect.text(at: 0) else { continue }
+                let reason = forgetSelect.text(at: 2)
+                loadedForgets[id] = QueuedForget(id: id, queuedSeconds: forgetSelect.int64(at: 1),
+                                                 parked: reason.map { QueuedForget.Parked(reason: $0, atSeconds: forgetSelect.int64(at: 3)) })
             }
         } catch let error as SQLiteError {
             throw StoreError(.openFailed, error.description)
@@ -158,7 +164,12 @@ public final class CustomerStore: Sendable {
     public func checkpoint(_ name: String) -> String? { checkpoints.withLock { $0[name] } }
 
     /// Customer ids whose forget still has to reach Digital River.
-    public var queuedForgets: Set<String> { pendingForgets.withLock { $0 } }
+    public var queuedForgets: Set<String> { pendingForgets.withLock { Set($0.keys) } }
+
+    /// The forget queue, oldest first (then by id), parked entries included.
+    public var forgetQueue: [QueuedForget] {
+        pendingForgets.withLock { Array($0.values) }.sorted { ($0.queuedSeconds, $0.id) < ($1.queuedSeconds, $1.id) }
+    }
 
     public var isOpen: Bool { !queue.isClosed }
 
@@ -231,10 +242,14 @@ public final class CustomerStore: Sendable {
                         for (name, value) in committed.checkpoints { map[name] = value }
                     }
                 }
-                if !committed.forgetsQueued.isEmpty || !committed.forgetsDelivered.isEmpty {
-                    pendingForgets.withLock { set in
-                        set.formUnion(committed.forgetsQueued)
-                        set.subtract(committed.forgetsDelivered)
+                if !committed.forgetsQueued.isEmpty || !committed.forgetsDelivered.isEmpty || !committed.forgetsParked.isEmpty {
+                    pendingForgets.withLock { queue in
+                        // INSERT OR IGNORE kept an existing entry's time and parking; so does memory.
+                        for (id, queuedSeconds) in committed.forgetsQueued where queue[id] == nil {
+                            queue[id] = QueuedForget(id: id, queuedSeconds: queuedSeconds, parked: nil)
+                        }
+                        for (id, parked) in committed.forgetsParked { queue[id]?.parked = parked }
+                        for id in committed.forgetsDelivered { queue[id] = nil }
                     }
                 }
                 onCommit(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, batch.reduce(0) { $0 + $1.operations.count })
@@ -285,8 +300,34 @@ public final class CustomerStore: Sendable {
                 );
                 """)
         }
+        migrator.register(version: 3, name: "parked forgets") { db in
+            // A forget Digital River refused for good keeps its place in the queue but is retried rarely.
+            try db.execute("""
+                ALTER TABLE forget_queue ADD COLUMN parked_reason TEXT;
+                ALTER TABLE forget_queue ADD COLUMN parked_s INTEGER;
+                """)
+        }
         return migrator
     }
+}
+
+/// One request to be forgotten on its way to Digital River.
+public struct QueuedForget: Sendable, Hashable {
+    /// Why Digital River refused it for good, and when (store clock, seconds).
+    public struct Parked: Sendable, Hashable {
+        /// Status, Digital River's error type and codes; never PII.
+        public let reason: String
+        public let atSeconds: Int64
+        public init(reason: String, atSeconds: Int64) {
+            self.reason = reason
+            self.atSeconds = atSeconds
+        }
+    }
+
+    public let id: String
+    public let queuedSeconds: Int64
+    /// Set while Digital River's last answer was a permanent refusal.
+    public var parked: Parked?
 }
 
 /// A queued write and the callback that resumes its caller.

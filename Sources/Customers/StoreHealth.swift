@@ -30,7 +30,7 @@ public struct StoreHealth: Sendable, Equatable {
 public enum StoreHealthEvent: Sendable {
     /// A commit failed; `first` is true for the first failure after a success (so the owner can log once).
     case commitFailed(error: String, first: Bool)
-    /// Commits succeed again after `failures` failed ones.
+    /// Commits succeed again; `failures` counts failed commits since the store opened.
     case commitRecovered(failures: Int)
     /// Checkpoint+truncate failed; `attempt` counts attempts since the purge became pending.
     case purgeFailed(error: String, pending: Int, attempt: Int)
