@@ -65,6 +65,17 @@ class CheckArchitectureTests(unittest.TestCase):
         self.package["Extra"] = {"Sockets"}
         self.assertTrue(any("module Extra (Sources/Extra) is missing" in line for line in self.failures()))
 
+    def test_a_target_with_its_own_path_is_checked_too(self):
+        self.write("Fuzz/JSONFuzz/main.swift", "import App\n")
+        self.package["JSONFuzz"] = {"App"}
+        failures = check_architecture.check(self.root, self.package, {"JSONFuzz": "Fuzz/JSONFuzz"})[0]
+        self.assertTrue(any("module JSONFuzz (Fuzz/JSONFuzz) is missing" in line for line in failures))
+        self.write("docs/ARCHITECTURE.md", DOCUMENT.replace("\n## Next", "| `JSONFuzz` | `Sockets` |\n\n## Next")
+                   .replace("App ─►", "App, JSONFuzz ─►"))
+        failures = check_architecture.check(self.root, self.package, {"JSONFuzz": "Fuzz/JSONFuzz"})[0]
+        self.assertIn("Package.swift: JSONFuzz depends on App, which docs/ARCHITECTURE.md does not allow", failures)
+        self.assertTrue(any(line.startswith("JSONFuzz imports App (Fuzz/JSONFuzz/main.swift)") for line in failures))
+
     def test_a_table_row_without_a_module_fails(self):
         self.write("docs/ARCHITECTURE.md", DOCUMENT.replace("| `App` |", "| `Gone` | — |\n| `App` |"))
         self.assertTrue(any("lists module Gone, but there is no Sources/Gone" in line for line in self.failures()))
