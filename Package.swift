@@ -35,6 +35,11 @@ let package = Package(
         .target(name: "JSONRPC", dependencies: ["JSON"]),
         // Thin, generic SQLite wrapper: connection, statements, typed errors, migrations. No customers.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
+        // libpq from the system (libpq-dev); its only Swift owner is the PostgreSQL module.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // Thin, generic PostgreSQL client over libpq: connections, parameterised statements, typed errors with
+        // SQLSTATE, transactions, LISTEN/NOTIFY, advisory locks, migrations. No customers.
+        .target(name: "PostgreSQL", dependencies: ["CLibPQ"]),
         // Counters, gauges and histograms rendered as Prometheus text; no dependencies.
         .target(name: "ServiceMetrics"),
         // Digital River's Customers API over an injected transport (URLSession in production); maps DR JSON to Customer.
@@ -72,9 +77,10 @@ let package = Package(
         .testTarget(name: "CustomersTests", dependencies: ["Customers", "JSON"]),
         .testTarget(name: "WebhookSignatureTests", dependencies: ["WebhookSignature"], exclude: ["Fixtures"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
+        .testTarget(name: "PostgreSQLTests", dependencies: ["PostgreSQL", "HTTPTestClient"]),
         // Test support shared by the test targets (never linked into the product): a blocking raw-bytes HTTP
-        // client, a log handler that keeps lines, and the path of the built executable.
-        .target(name: "HTTPTestClient", dependencies: ["Sockets", .product(name: "Logging", package: "swift-log")]),
+        // client, a log handler that keeps lines, the path of the built executable, and a PostgreSQL schema per test.
+        .target(name: "HTTPTestClient", dependencies: ["Sockets", "PostgreSQL", .product(name: "Logging", package: "swift-log")]),
         // Load generator and ceiling probes for bench/run (webhooks, SQLite commit rate, HMAC rate).
         .executableTarget(name: "customer-cache-bench", dependencies: [
             "HTTPTestClient", "Sockets", "SQLite", "WebhookSignature",
