@@ -29,8 +29,8 @@ let package = Package(
         .target(name: "WebhookSignature", dependencies: ["CLibCrypto"]),
         // Strict JSON with explicit limits and an order-preserving tree; no dependencies.
         .target(name: "JSON"),
-        // The customer model, event rules (pure) and the SQLite-backed store. No HTTP, no RPC.
-        .target(name: "Customers", dependencies: ["JSON", "SQLite"]),
+        // The customer model, event rules (pure) and the store (SQLite, or PostgreSQL shared by replicas). No HTTP, no RPC.
+        .target(name: "Customers", dependencies: ["JSON", "SQLite", "PostgreSQL"]),
         // JSON-RPC 2.0 engine: request bytes in, response bytes out. No HTTP, no customers.
         .target(name: "JSONRPC", dependencies: ["JSON"]),
         // Thin, generic SQLite wrapper: connection, statements, typed errors, migrations. No customers.
@@ -74,7 +74,7 @@ let package = Package(
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSON"]),
-        .testTarget(name: "CustomersTests", dependencies: ["Customers", "JSON"]),
+        .testTarget(name: "CustomersTests", dependencies: ["Customers", "JSON", "PostgreSQL", "HTTPTestClient"]),
         .testTarget(name: "WebhookSignatureTests", dependencies: ["WebhookSignature"], exclude: ["Fixtures"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "PostgreSQLTests", dependencies: ["PostgreSQL", "HTTPTestClient"]),
