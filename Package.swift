@@ -53,7 +53,7 @@ let package = Package(
         ]),
 
         .target(name: "CustomerCacheApp", dependencies: [
-            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "WebhookSignature", "DigitalRiverAPI", "DigitalRiverSandbox",
+            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "PostgreSQL", "WebhookSignature", "DigitalRiverAPI", "DigitalRiverSandbox",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The warm-up job: pages Digital River's list (or reads ids) and loads the running service over JSON-RPC.

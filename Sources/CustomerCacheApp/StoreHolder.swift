@@ -19,7 +19,11 @@ final class StoreHolder: Sendable {
         if let reason = failure.withLock({ $0 }) { return .init(ready: false, detail: "store failed to open: \(reason)") }
         guard let store = current else { return .init(ready: false, detail: "store is opening") }
         guard store.isOpen else { return .init(ready: false, detail: "store is closed") }
-        return .init(ready: true, detail: "\(store.count) customers in memory")
+        guard let replication = store.replication else { return .init(ready: true, detail: "\(store.count) customers in memory") }
+        // Reads keep being served from memory while the follower is away, so this stays ready; the detail says why it may lag.
+        let link = replication.connected ? "following" : "follower reconnecting to"
+        return .init(ready: true, detail: "\(store.count) customers in memory; \(link) PostgreSQL: \(replication.changesBehind) changes behind, "
+                     + "last change applied \(Int(replication.lastPropagationMilliseconds)) ms after commit (sequence \(replication.appliedSequence))")
     }
 }
 
