@@ -147,4 +147,29 @@ struct SharedStoreTests {
         #expect(try connection.execute("SELECT state FROM customers WHERE id = 'c1'").integer(0, 0) == CustomerRecord.State.forgotten.rawValue)
         #expect(try connection.execute("SELECT customer_id FROM forget_queue").rows == [["c1"]])
     }
+
+    @Test("a batch that finds its connection killed fails as a whole (503), and the next batch reconnects and commits")
+    func writerReconnects() async throws {
+        let location = try StoreLocation(.postgres)
+        let store = try location.open()
+        defer { store.close() }
+        _ = try await store.apply(.event(try Fixture.decoded(Fixture.event("e1", object: Fixture.customer("c1")))))
+        let admin = try #require(location.database).connect()
+        // The writer's session is the store's one that is not the follower's (LISTEN, change_head, the change log).
+        let killed = try admin.execute("""
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE pid <> pg_backend_pid() AND datname = current_database() AND application_name = 'customer-cache'
+              AND query NOT LIKE 'LISTEN%' AND query <> 'SELECT seq FROM change_head' AND query NOT LIKE '%customer_changes c LEFT JOIN%'
+            """)
+        #expect(killed.count >= 1)
+        let event = try Fixture.decoded(Fixture.event("e2", object: Fixture.customer("c2")))
+        var failures = 0
+        var outcome: ApplyOutcome?
+        for _ in 0..<5 where outcome == nil {
+            do { outcome = try await store.apply(.event(event)) } catch { failures += 1 }
+        }
+        #expect(failures >= 1)
+        #expect(outcome == .applied)
+        #expect(store.record(for: "c2")?.state == .live)
+    }
 }
