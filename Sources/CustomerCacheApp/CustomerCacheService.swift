@@ -44,7 +44,7 @@ public final class CustomerCacheService: Sendable {
         let metrics = MetricsRegistry()
         self.metrics = metrics
         let storeHolder = self.storeHolder
-        readiness.register("store") { storeHolder.readiness() }
+        readiness.register("store") { (listener: Readiness.Listener) in storeHolder.readiness(for: listener) }
 
         // --sandbox without configured secrets: the emulator signs with a secret made up for this process.
         var secrets = configuration.webhookSecrets
@@ -61,7 +61,7 @@ public final class CustomerCacheService: Sendable {
                                       clients: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
                                       allowedSources: configuration.webhookAllowedSources, metrics: metrics, logger: logger)
         var webhookRouter = HTTPRouter()
-        Self.addHealthRoutes(to: &webhookRouter, readiness: readiness)
+        Self.addHealthRoutes(to: &webhookRouter, readiness: readiness, listener: .webhook)
         webhookRouter.add("POST", configuration.webhookPath, .deferred { request, sink in webhook.handle(request, sink) })
 
         if !configuration.sandbox, let client = Self.makeUpstream(configuration, logger: logger) { upstream.set(client) }
@@ -93,12 +93,16 @@ public final class CustomerCacheService: Sendable {
             .init(ready: true, detail: upstream.current == nil ? "disabled: cache-only (no API key, no --sandbox)"
                                                                : configuration.sandbox ? "sandbox emulator (not Digital River)" : "configured")
         }
+        readiness.register("purge") { storeHolder.purgeReadiness() }
+        metrics.gauge("customer_cache_store_purges_pending", help: "Purged customers whose old bytes may still be in the WAL (checkpoint+truncate failed; retried).") {
+            storeHolder.current?.health.pendingPurgeCount ?? 0
+        }
         metrics.gauge("customer_cache_forget_queue", help: "Requests to be forgotten not yet delivered to Digital River.") {
             storeHolder.current?.queuedForgets.count ?? 0
         }
 
         var rpcRouter = HTTPRouter()
-        Self.addHealthRoutes(to: &rpcRouter, readiness: readiness)
+        Self.addHealthRoutes(to: &rpcRouter, readiness: readiness, listener: .rpc)
         rpcRouter.add("POST", "/rpc", .deferred { request, sink in rpc.handle(request, sink) })
         rpcRouter.add("GET", "/metrics", .inline { _ in
             HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4")]),
@@ -218,11 +222,12 @@ public final class CustomerCacheService: Sendable {
         storeConfiguration.dedupRetentionSeconds = configuration.dedupRetentionSeconds
         let commitLatency = metrics.histogram("customer_cache_store_commit_seconds", help: "Duration of one grouped store transaction.")
         let commitSize = metrics.counter("customer_cache_store_committed_operations_total", help: "Operations committed to the store.")
+        let healthLog = StoreHealthLog(metrics: metrics, logger: logger)
         do {
             let store = try CustomerStore(configuration: storeConfiguration, clock: clock, onCommit: { seconds, operations in
                 commitLatency.observe(seconds: seconds)
                 commitSize.increment(by: operations)
-            })
+            }, onHealthEvent: { healthLog.record($0) })
             storeHolder.set(store)
             logger.info("store open", metadata: ["customers": "\(store.count)", "milliseconds": "\(Int(Date().timeIntervalSince(started) * 1000))"])
         } catch {
@@ -267,11 +272,11 @@ public final class CustomerCacheService: Sendable {
                                   transport: URLSessionTransport(maxConnectionsPerHost: configuration.upstreamMaxConcurrency), logger: logger)
     }
 
-    static func addHealthRoutes(to router: inout HTTPRouter, readiness: Readiness) {
+    static func addHealthRoutes(to router: inout HTTPRouter, readiness: Readiness, listener: Readiness.Listener) {
         let alive = Array(#"{"status":"ok"}"#.utf8)
         router.add("GET", "/healthz", .inline { _ in .json(.ok, alive) })
         router.add("GET", "/readyz", .inline { _ in
-            let (ready, checks) = readiness.evaluate()
+            let (ready, checks) = readiness.evaluate(for: listener)
             var body = Array(#"{"status":"#.utf8)
             body.append(contentsOf: (ready ? #""ready""# : #""not_ready""#).utf8)
             body.append(contentsOf: #","checks":{"#.utf8)

@@ -237,10 +237,17 @@ final class CustomerMethods: Sendable {
         } else if upstream == nil {
             upstreamState = alreadyDone ? "delivered" : "queued_no_upstream"
         }
+        // Read after the commit returned: the writer has already tried to truncate the WAL for this batch.
+        let purgeComplete = !store.isPurgePending(id)
         counters.forgets.increment()
         logger.notice("customer.forget", metadata: ["caller": "\(call.context.caller ?? "anonymous")", "customer_id": "\(id)",
-                                                    "outcome": "\(outcome.rawValue)", "upstream": "\(upstreamState)"])
-        return JSONRPCResult(.object(JSONObject([("id", .string(id)), ("forgotten", true), ("upstream", .string(upstreamState))])))
+                                                    "outcome": "\(outcome.rawValue)", "upstream": "\(upstreamState)",
+                                                    "purge": "\(purgeComplete ? "complete" : "pending")"])
+        // `forgotten` is true only once the bytes are in no file; until then the customer is already unreadable
+        // (customer_gone) and the writer retries the purge.
+        return JSONRPCResult(.object(JSONObject([("id", .string(id)), ("forgotten", .bool(purgeComplete)),
+                                                 ("purge", .string(purgeComplete ? "complete" : "pending")),
+                                                 ("upstream", .string(upstreamState))])))
     }
 
     // MARK: cache.load and cache.checkpoint (internal: the warm-up job)

@@ -1,4 +1,6 @@
 import Customers
+import Logging
+import ServiceMetrics
 import DigitalRiverAPI
 import Synchronization
 
@@ -14,16 +16,27 @@ final class StoreHolder: Sendable {
 
     func fail(_ reason: String) { failure.withLock { $0 = reason } }
 
-    /// Readiness: open and accepting writes.
-    func readiness() -> Readiness.Status {
+    /// Readiness: open, and for the webhook listener also committing (its last commit, or the writer's probe
+    /// write, succeeded), so a proxy sends Digital River's retries to a replica that can store them. The RPC
+    /// listener stays ready while it can serve reads from memory; its detail still says when writes fail.
+    func readiness(for listener: Readiness.Listener) -> Readiness.Status {
         if let reason = failure.withLock({ $0 }) { return .init(ready: false, detail: "store failed to open: \(reason)") }
         guard let store = current else { return .init(ready: false, detail: "store is opening") }
         guard store.isOpen else { return .init(ready: false, detail: "store is closed") }
-        guard let replication = store.replication else { return .init(ready: true, detail: "\(store.count) customers in memory") }
-        // Reads keep being served from memory while the follower is away, so this stays ready; the detail says why it may lag.
-        let link = replication.connected ? "following" : "follower reconnecting to"
-        return .init(ready: true, detail: "\(store.count) customers in memory; \(link) PostgreSQL: \(replication.changesBehind) changes behind, "
-                     + "last change applied \(Int(replication.lastPropagationMilliseconds)) ms after commit (sequence \(replication.appliedSequence))")
+        let health = store.health
+        var memory = "\(store.count) customers in memory"
+        if let replication = store.replication {
+            // Reads keep being served from memory while the follower is away; the detail says why they may lag.
+            let link = replication.connected ? "following" : "follower reconnecting to (store unreachable)"
+            memory += "; \(link) PostgreSQL: \(replication.changesBehind) changes behind, last change applied "
+                + "\(Int(replication.lastPropagationMilliseconds)) ms after commit (sequence \(replication.appliedSequence))"
+        }
+        guard !health.committing else { return .init(ready: true, detail: "\(memory); commits succeed") }
+        let failing = "the store cannot commit (\(health.lastCommitError ?? "unknown error")); probing \(store.isShared ? "PostgreSQL" : "the disk") until it can"
+        switch listener {
+        case .webhook: return .init(ready: false, detail: "\(failing); webhooks are answered 503")
+        case .rpc: return .init(ready: true, detail: "\(memory), reads are served; \(failing); writes fail")
+        }
     }
 }
 
@@ -35,4 +48,53 @@ final class UpstreamHolder: Sendable {
     var current: DigitalRiverClient? { client.withLock { $0 } }
 
     func set(_ upstream: DigitalRiverClient) { client.withLock { $0 = upstream } }
+}
+
+extension StoreHolder {
+    /// Readiness detail of purges: always ready (a pending purge is retried by the writer, and reads are
+    /// unaffected), but says how many purges have not reached disk and why.
+    func purgeReadiness() -> Readiness.Status {
+        guard let health = current?.health else { return .init(ready: true, detail: "store not open") }
+        let pending = health.pendingPurgeCount
+        guard pending > 0 else { return .init(ready: true, detail: "every purge is on disk") }
+        return .init(ready: true, detail: "\(pending) purge(s) pending: the WAL could not be truncated (\(health.lastPurgeError ?? "not yet retried")); retrying")
+    }
+}
+
+/// Turns the store's health events into log lines and metrics (the store has neither a logger nor a registry).
+final class StoreHealthLog: Sendable {
+    private let logger: Logger
+    private let purgeFailures: Counter
+    private let purgesCompleted: Counter
+    private let commitFailures: Counter
+
+    init(metrics: MetricsRegistry, logger: Logger) {
+        self.logger = logger
+        purgeFailures = metrics.counter("customer_cache_store_purge_failures_total", help: "Failed checkpoint+truncate attempts after a purge (retried).")
+        purgesCompleted = metrics.counter("customer_cache_store_purge_retries_completed_total", help: "Pending purges that a retry completed.")
+        commitFailures = metrics.counter("customer_cache_store_commit_failures_total", help: "Failed store commits (batches and probe writes).")
+    }
+
+    func record(_ event: StoreHealthEvent) {
+        switch event {
+        case .commitFailed(let error, let first):
+            commitFailures.increment()
+            // Every failed webhook is logged by its endpoint; here only the change of state.
+            if first { logger.error("store cannot commit: webhooks answer 503 and the webhook listener is not ready", metadata: ["error": "\(error)"]) }
+        case .commitRecovered(let failures):
+            logger.notice("store commits again", metadata: ["failed_commits": "\(failures)"])
+        case .purgeFailed(let error, let pending, let attempt):
+            purgeFailures.increment()
+            // Backoff caps retries at one per 10 s; log the first few and then about once a minute.
+            if attempt <= 5 || attempt % 6 == 0 {
+                logger.error("purge not complete: the WAL could not be truncated, purged bytes may still be on disk; retrying",
+                             metadata: ["pending": "\(pending)", "attempt": "\(attempt)", "error": "\(error)"])
+            }
+        case .purgeCompleted(let purged, let attempts):
+            if attempts > 1 {
+                purgesCompleted.increment(by: purged)
+                logger.notice("pending purge completed: the WAL is truncated", metadata: ["purged": "\(purged)", "attempts": "\(attempts)"])
+            }
+        }
+    }
 }

@@ -9,6 +9,8 @@ struct CommittedBatch {
     var forgetsQueued: Set<String> = []
     var forgetsDelivered: Set<String> = []
     var seenEvents: Set<String> = []
+    /// Customers this batch forgot or deleted: their old bytes must leave the WAL before the purge is complete.
+    var purged: Set<String> = []
 }
 
 /// The writer thread's SQLite side: one connection, statements prepared once, one transaction per batch.
@@ -21,6 +23,12 @@ final class Writer: @unchecked Sendable {
     private var lastPrune: Int64 = 0
     /// Processed event ids; only this thread touches it, and only after a commit succeeded.
     private var seen: SeenEvents
+    /// Published commit and purge state; only this thread changes it.
+    let health: StoreHealthMonitor
+    /// Checkpoint+truncate retries while a purge is pending.
+    private var purgeRetry: RetrySchedule
+    /// Probe writes while commits fail, so readiness recovers without waiting for traffic.
+    private var probeRetry: RetrySchedule
 
     private struct Statements {
         let upsert: SQLiteStatement
@@ -31,20 +39,132 @@ final class Writer: @unchecked Sendable {
         let deleteCheckpoint: SQLiteStatement
         let queueForget: SQLiteStatement
         let unqueueForget: SQLiteStatement
+        let probe: SQLiteStatement
     }
 
-    init(connection: SQLiteConnection, configuration: StoreConfiguration, seen: SeenEvents) {
+    init(connection: SQLiteConnection, configuration: StoreConfiguration, seen: SeenEvents, health: StoreHealthMonitor) {
         self.connection = connection
         self.seen = seen
         self.configuration = configuration
+        self.health = health
+        purgeRetry = RetrySchedule(first: configuration.retryFirstSeconds, maximum: configuration.purgeRetryMaxSeconds)
+        probeRetry = RetrySchedule(first: configuration.retryFirstSeconds, maximum: configuration.probeRetryMaxSeconds)
         stopped.enter()
     }
 
-    /// Releases the statements and the connection, so SQLite checkpoints and removes the WAL.
+    /// Releases the statements and the connection, so SQLite checkpoints and removes the WAL. A purge still
+    /// pending gets one last attempt first; if that fails too, the next start retries it.
     func close() {
+        if health.current.pendingPurgeCount > 0 { truncateWAL(newlyPurged: []) }
         statements = nil
         connection = nil
         stopped.leave()
+    }
+
+    /// The WAL a previous run left behind (after SIGKILL, or a shutdown on a full disk) may still hold the bytes
+    /// of purged customers; truncate it before anything else, and keep retrying if that fails.
+    func purgeLeftoverWAL() {
+        guard let size = walSize(), size > 0 else { return }
+        health.update { $0.walUnverifiedSinceOpen = true }
+        truncateWAL(newlyPurged: [])
+    }
+
+    /// When the writer must wake without a write to retry a purge or probe the disk; nil when nothing is pending.
+    var nextWake: DispatchTime? {
+        [purgeRetry.due, probeRetry.due].compactMap { $0 }.min()
+    }
+
+    /// Runs whatever retry is due: the pending purge, then the probe write.
+    func retryDueWork() {
+        let now = DispatchTime.now()
+        if purgeRetry.isDue(at: now) { truncateWAL(newlyPurged: []) }
+        if probeRetry.isDue(at: now) { probe() }
+    }
+
+    /// Size of the -wal file in bytes, nil when there is none.
+    private func walSize() -> UInt64? {
+        (try? FileManager.default.attributesOfItem(atPath: configuration.path + "-wal"))?[.size] as? UInt64
+    }
+
+    /// Checkpoint plus truncate: copies the WAL into the database (whose pages secure_delete has zeroed) and empties
+    /// it, so purged bytes are in no file any more. Success is judged by the file, not only by SQLite's answer.
+    private func truncateWAL(newlyPurged: Set<String>) {
+        guard let connection else { return }
+        var failure: String?
+        do {
+            try connection.checkpoint(.truncate)
+            if let size = walSize(), size > 0 { failure = "the WAL still holds \(size) bytes after checkpoint+truncate" }
+        } catch {
+            failure = error.description
+        }
+        if let failure {
+            purgeRetry.failed(at: .now())
+            var pending = 0
+            health.update { state in
+                state.purgesPending.formUnion(newlyPurged)
+                state.lastPurgeError = failure
+                state.purgeFailures += 1
+                pending = state.pendingPurgeCount
+            }
+            health.onEvent(.purgeFailed(error: failure, pending: pending, attempt: purgeRetry.attempts))
+            return
+        }
+        let attempts = purgeRetry.attempts
+        purgeRetry.reset()
+        var purged = 0
+        health.update { state in
+            purged = state.pendingPurgeCount
+            state.purgesPending = []
+            state.walUnverifiedSinceOpen = false
+            state.lastPurgeError = nil
+        }
+        if purged > 0 { health.onEvent(.purgeCompleted(purged: purged, attempts: attempts + 1)) }
+    }
+
+    /// A tiny durable write with some headroom (a 32 KiB blob), to learn whether commits would succeed again.
+    private func probe() {
+        do {
+            let statements = try prepared()
+            guard let connection else { return }
+            try connection.transaction(.immediate) {
+                try statements.probe.run([.integer(Int64(Date().timeIntervalSince1970))])
+            }
+            commitSucceeded()
+        } catch {
+            commitFailed(Self.describe(error))
+        }
+    }
+
+    private func commitSucceeded() {
+        guard !health.current.committing else { return }
+        probeRetry.reset()
+        var failures = 0
+        health.update { state in
+            state.committing = true
+            state.lastCommitError = nil
+            failures = state.commitFailures
+        }
+        health.onEvent(.commitRecovered(failures: failures))
+    }
+
+    private func commitFailed(_ error: StoreError) {
+        probeRetry.failed(at: .now())
+        var first = false
+        health.update { state in
+            first = state.committing
+            state.committing = false
+            state.lastCommitError = error.message
+            state.commitFailures += 1
+        }
+        health.onEvent(.commitFailed(error: error.description, first: first))
+    }
+
+    private static func describe(_ error: any Error) -> StoreError {
+        switch error {
+        case let error as StoreError: error
+        case let error as SQLiteError: StoreError(.commitFailed, error.description)
+        default: StoreError(.commitFailed, "\(error)")
+        }
     }
 
     private func prepared() throws -> Statements {
@@ -68,7 +188,11 @@ final class Writer: @unchecked Sendable {
                 """),
             deleteCheckpoint: try connection.prepare("DELETE FROM checkpoints WHERE name = ?"),
             queueForget: try connection.prepare("INSERT OR IGNORE INTO forget_queue (customer_id, queued_s) VALUES (?, ?)"),
-            unqueueForget: try connection.prepare("DELETE FROM forget_queue WHERE customer_id = ?")
+            unqueueForget: try connection.prepare("DELETE FROM forget_queue WHERE customer_id = ?"),
+            probe: try connection.prepare("""
+                INSERT INTO store_probe (id, written_s, headroom) VALUES (1, ?, zeroblob(32768))
+                ON CONFLICT(id) DO UPDATE SET written_s = excluded.written_s, headroom = excluded.headroom
+                """)
         )
         statements = made
         return made
@@ -92,7 +216,10 @@ final class Writer: @unchecked Sendable {
                     overlay[record.id] = record
                 }
                 func apply(_ decision: Decision) throws -> ApplyOutcome {
-                    if case .write(let record, _) = decision { try write(record) }
+                    if case .write(let record, let outcome) = decision {
+                        try write(record)
+                        if outcome == .forgotten || outcome == .deleted { batch.purged.insert(record.id) }
+                    }
                     return decision.outcome
                 }
                 for operations in requests {
@@ -156,18 +283,18 @@ final class Writer: @unchecked Sendable {
                 lastPrune = nowSeconds
                 seen.expire(before: nowSeconds - configuration.dedupRetentionSeconds)
             }
-            if batch.outcomes.contains(where: { $0.contains(.forgotten) || $0.contains(.deleted) }) {
+            commitSucceeded()
+            if !batch.purged.isEmpty || purgeRetry.isDue(at: .now()) {
                 // The WAL still holds the pre-purge page images; truncating it makes the purge real on disk now,
-                // not at some later automatic checkpoint. Forgets and deletes are rare, so the cost is too.
-                _ = try? connection.checkpoint(.truncate)
+                // not at some later automatic checkpoint. Forgets and deletes are rare, so the cost is too. When it
+                // fails (a full disk), the purge is recorded as pending and retried with backoff.
+                truncateWAL(newlyPurged: batch.purged)
             }
             return .success(batch)
-        } catch let error as SQLiteError {
-            return .failure(StoreError(.commitFailed, error.description))
-        } catch let error as StoreError {
-            return .failure(error)
         } catch {
-            return .failure(StoreError(.commitFailed, "\(error)"))
+            let failure = Self.describe(error)
+            commitFailed(failure)
+            return .failure(failure)
         }
     }
 }

@@ -51,6 +51,12 @@ public struct StoreConfiguration: Sendable {
     public var maxBatch: Int = 1024
     /// The shared PostgreSQL database; nil keeps the SQLite file at `path` (the default, one replica).
     public var database: PostgresConfiguration?
+    /// First delay before the writer retries a failed purge (checkpoint+truncate) or probes a failing disk; doubles.
+    public var retryFirstSeconds: Double = 1
+    /// Longest delay between purge retries.
+    public var purgeRetryMaxSeconds: Double = 10
+    /// Longest delay between probe writes while commits fail (readiness recovers this soon after the disk does).
+    public var probeRetryMaxSeconds: Double = 5
 
     public init(path: String) {
         self.path = path
@@ -82,21 +88,26 @@ public final class CustomerStore: Sendable {
     private let clock: @Sendable () -> Int64
     /// Called after each commit with its duration in seconds and the number of operations (for metrics).
     private let onCommit: @Sendable (Double, Int) -> Void
+    private let healthMonitor: StoreHealthMonitor
 
     /// Opens (creating and migrating) the store and loads every record into memory: the SQLite file, or the shared
     /// PostgreSQL database when `configuration.database` is set (then a follower also applies other replicas' changes).
+    /// `onHealthEvent` hears of failed and recovered commits and purges, on the writer thread, so the owner can log them.
     public init(configuration: StoreConfiguration, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) },
-                onCommit: @escaping @Sendable (Double, Int) -> Void = { _, _ in }) throws(StoreError) {
+                onCommit: @escaping @Sendable (Double, Int) -> Void = { _, _ in },
+                onHealthEvent: @escaping @Sendable (StoreHealthEvent) -> Void = { _ in }) throws(StoreError) {
         self.clock = clock
         self.onCommit = onCommit
         let snapshot: StoreSnapshot
+        let healthMonitor = StoreHealthMonitor(onEvent: onHealthEvent)
+        self.healthMonitor = healthMonitor
         if let database = configuration.database {
-            let opened = try PostgresBackend.open(configuration, database: database)
+            let opened = try PostgresBackend.open(configuration, database: database, health: healthMonitor)
             backend = opened.0
             snapshot = opened.1
             databaseConfiguration = database
         } else {
-            let opened = try Writer.open(configuration, clock: clock)
+            let opened = try Writer.open(configuration, clock: clock, health: healthMonitor)
             backend = opened.0
             snapshot = opened.1
             databaseConfiguration = nil
@@ -146,6 +157,13 @@ public final class CustomerStore: Sendable {
 
     public var isOpen: Bool { !queue.isClosed }
 
+    /// Whether commits succeed and which purges have not reached disk yet (published by the writer).
+    public var health: StoreHealth { healthMonitor.current }
+
+    /// True while bytes `id` had before it was forgotten or deleted may still be in the WAL; read it after the
+    /// forget's `apply` returned to learn whether that purge is complete.
+    public func isPurgePending(_ id: String) -> Bool { healthMonitor.current.isPurgePending(id) }
+
     // MARK: writes
 
     /// Applies operations durably and returns one outcome each; throws when the commit failed (nothing applied).
@@ -182,7 +200,18 @@ public final class CustomerStore: Sendable {
     // MARK: writer thread
 
     private func runWriter() {
-        while let batch = queue.popBatch(maxOperations: backend.maxBatch) {
+        while true {
+            let batch: [StoreRequest]
+            switch queue.popBatch(maxOperations: backend.maxBatch, wakingAt: backend.nextWake) {
+            case .closed:
+                backend.close()
+                return
+            case .idle:
+                backend.retryDueWork()
+                continue
+            case .batch(let requests):
+                batch = requests
+            }
             let started = DispatchTime.now().uptimeNanoseconds
             let result = backend.commit(batch.map(\.operations), now: clock(), current: { id in self.records.withLock { $0[id] } })
             switch result {
@@ -205,7 +234,6 @@ public final class CustomerStore: Sendable {
                 for request in batch { request.completion(.failure(error)) }
             }
         }
-        backend.close()
     }
 
     /// Puts committed records into memory. With PostgreSQL both the writer and the follower publish, so a record
@@ -308,6 +336,16 @@ public final class CustomerStore: Sendable {
                 );
                 """)
         }
+        migrator.register(version: 2, name: "store probe") { db in
+            // One row the writer rewrites while commits fail, to learn when the disk takes writes again.
+            try db.execute("""
+                CREATE TABLE store_probe (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    written_s INTEGER NOT NULL,
+                    headroom BLOB NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }
@@ -341,12 +379,30 @@ private final class WriteQueue: @unchecked Sendable {
         return true
     }
 
-    /// Everything queued, up to about `maxOperations` operations; nil once closed and drained.
-    func popBatch(maxOperations: Int) -> [StoreRequest]? {
+    /// What the writer gets when it asks for work.
+    enum Pop {
+        case batch([StoreRequest])
+        /// `wakingAt` passed with nothing queued: time for the writer's own retries.
+        case idle
+        /// Closed and drained.
+        case closed
+    }
+
+    /// Everything queued, up to about `maxOperations` operations; waits at most until `wakingAt` (nil: no limit).
+    func popBatch(maxOperations: Int, wakingAt: DispatchTime?) -> Pop {
         condition.lock()
         defer { condition.unlock() }
-        while pending.isEmpty, !closed { condition.wait() }
-        if pending.isEmpty { return nil }
+        while pending.isEmpty, !closed {
+            guard let wakingAt else {
+                condition.wait()
+                continue
+            }
+            let remaining = Double(Int64(bitPattern: wakingAt.uptimeNanoseconds &- DispatchTime.now().uptimeNanoseconds)) / 1e9
+            if remaining <= 0 || !condition.wait(until: Date(timeIntervalSinceNow: remaining)) {
+                if pending.isEmpty, !closed { return .idle }
+            }
+        }
+        if pending.isEmpty { return .closed }
         var taken = 0
         var operations = 0
         while taken < pending.count, taken == 0 || operations + pending[taken].operations.count <= maxOperations {
@@ -355,7 +411,7 @@ private final class WriteQueue: @unchecked Sendable {
         }
         let batch = Array(pending.prefix(taken))
         pending.removeFirst(taken)
-        return batch
+        return .batch(batch)
     }
 
     func close() {

@@ -22,24 +22,29 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
     private var lastPrune: Int64 = 0
     private(set) var lastCommitSequence: Int64 = 0
     private let stopped = DispatchGroup()
+    private let health: StoreHealthMonitor
+    /// While commits fail, the writer wakes this often to reconnect, so readiness recovers without traffic.
+    private let probeInterval = 1.0
 
     var maxBatch: Int { configuration.maxBatch }
 
-    private init(configuration: StoreConfiguration, database: PostgresConfiguration, connection: PostgresConnection) {
+    private init(configuration: StoreConfiguration, database: PostgresConfiguration, connection: PostgresConnection, health: StoreHealthMonitor) {
         self.configuration = configuration
+        self.health = health
         self.database = database
         self.connection = connection
         stopped.enter()
     }
 
     /// Connects, migrates (safe with N replicas starting at once) and reads everything, consistent with one change sequence.
-    static func open(_ configuration: StoreConfiguration, database: PostgresConfiguration) throws(StoreError) -> (PostgresBackend, StoreSnapshot) {
+    static func open(_ configuration: StoreConfiguration, database: PostgresConfiguration,
+                     health: StoreHealthMonitor) throws(StoreError) -> (PostgresBackend, StoreSnapshot) {
         do {
             let connection = try PostgresConnection(database)
             try connection.execute("SET synchronous_commit = on")
             try makeMigrator().migrate(connection)
             let snapshot = try loadSnapshot(connection)
-            let backend = PostgresBackend(configuration: configuration, database: database, connection: connection)
+            let backend = PostgresBackend(configuration: configuration, database: database, connection: connection, health: health)
             backend.lastCommitSequence = snapshot.sequence
             return (backend, snapshot)
         } catch let error as PostgresError {
@@ -85,6 +90,41 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
     }
 
     func waitUntilClosed() { stopped.wait() }
+
+    var nextWake: DispatchTime? { health.current.committing ? nil : .now() + probeInterval }
+
+    /// Reconnects while commits fail, so the store reports healthy again as soon as PostgreSQL is back.
+    func retryDueWork() {
+        guard !health.current.committing else { return }
+        if let connection = try? connected(), (try? connection.execute("SELECT 1")) != nil {
+            commitSucceeded()
+        } else {
+            connection = nil
+        }
+    }
+
+    private func commitSucceeded() {
+        guard !health.current.committing else { return }
+        var failures = 0
+        health.update { state in
+            state.committing = true
+            state.lastCommitError = nil
+            failures = state.commitFailures
+        }
+        health.onEvent(.commitRecovered(failures: failures))
+    }
+
+    private func commitFailed(_ error: StoreError) -> StoreError {
+        var first = false
+        health.update { state in
+            first = state.committing
+            state.committing = false
+            state.lastCommitError = error.message
+            state.commitFailures += 1
+        }
+        health.onEvent(.commitFailed(error: error.description, first: first))
+        return error
+    }
 
     /// One transaction for the whole batch. `current` (memory) is not consulted: the rows read `FOR UPDATE` are the
     /// truth, since another replica may have written them.
@@ -219,14 +259,15 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
                 lastPrune = nowSeconds
                 prune(connection, nowSeconds: nowSeconds)
             }
+            commitSucceeded()
             return .success(batch)
         } catch let error as PostgresError {
             if !(connection?.isConnected ?? false) { connection = nil }
-            return .failure(StoreError(.commitFailed, error.description))
+            return .failure(commitFailed(StoreError(.commitFailed, error.description)))
         } catch let error as StoreError {
-            return .failure(error)
+            return .failure(commitFailed(error))
         } catch {
-            return .failure(StoreError(.commitFailed, "\(error)"))
+            return .failure(commitFailed(StoreError(.commitFailed, "\(error)")))
         }
     }
 

@@ -10,6 +10,10 @@ protocol StoreBackend: AnyObject, Sendable {
     func commit(_ requests: [[StoreOperation]], now: Int64, current: (String) -> CustomerRecord?) -> Result<CommittedBatch, StoreError>
     /// The change sequence of the last successful commit (0 where the backend keeps none).
     var lastCommitSequence: Int64 { get }
+    /// When the writer should wake with nothing queued to run `retryDueWork` (nil: only for work).
+    var nextWake: DispatchTime? { get }
+    /// The backend's own retries (a pending purge, a probe while commits fail); writer thread only.
+    func retryDueWork()
     /// Releases the connection; called on the writer thread when the queue is closed and drained.
     func close()
     /// Blocks until `close` ran.
@@ -31,7 +35,7 @@ extension Writer: StoreBackend {
     func waitUntilClosed() { stopped.wait() }
 
     /// Opens (creating and migrating) the SQLite file and reads everything into memory.
-    static func open(_ configuration: StoreConfiguration, clock: () -> Int64) throws(StoreError) -> (Writer, StoreSnapshot) {
+    static func open(_ configuration: StoreConfiguration, clock: () -> Int64, health: StoreHealthMonitor) throws(StoreError) -> (Writer, StoreSnapshot) {
         var snapshot = StoreSnapshot()
         var seen = SeenEvents()
         let connection: SQLiteConnection
@@ -63,6 +67,10 @@ extension Writer: StoreBackend {
         } catch {
             throw StoreError(.openFailed, "\(error)")
         }
-        return (Writer(connection: connection, configuration: configuration, seen: seen), snapshot)
+        let writer = Writer(connection: connection, configuration: configuration, seen: seen, health: health)
+        // Before the writer thread starts (it owns the connection from then on), so readers never see a
+        // leftover WAL as "nothing pending".
+        writer.purgeLeftoverWAL()
+        return (writer, snapshot)
     }
 }

@@ -1,0 +1,86 @@
+import Foundation
+import Synchronization
+
+/// What the writer knows about its own durability: whether commits succeed, and whether every purge has reached
+/// the disk (the WAL truncated after it). Readiness, metrics and the forget answer read it; only the writer writes it.
+public struct StoreHealth: Sendable, Equatable {
+    /// False from a failed commit until the next successful one (a batch or the writer's probe write).
+    public var committing = true
+    /// SQLite's message for the last failed commit (never bound values, so no PII); nil while committing.
+    public var lastCommitError: String?
+    /// Customers whose purge committed but whose old page images may still be in the WAL (truncate failed).
+    public var purgesPending: Set<String> = []
+    /// The WAL left by the previous run could not be truncated at open, so its purges may not have reached disk.
+    public var walUnverifiedSinceOpen = false
+    /// SQLite's message for the last failed checkpoint+truncate; nil once a purge completes.
+    public var lastPurgeError: String?
+    /// Failed checkpoint+truncate attempts since the store opened.
+    public var purgeFailures = 0
+    /// Failed commits (batches and probes) since the store opened.
+    public var commitFailures = 0
+
+    /// Purges still waiting for the WAL to be truncated; the open-time WAL counts as one.
+    public var pendingPurgeCount: Int { purgesPending.count + (walUnverifiedSinceOpen ? 1 : 0) }
+
+    /// True while the bytes `id` had before it was forgotten or deleted may still be on disk.
+    public func isPurgePending(_ id: String) -> Bool { walUnverifiedSinceOpen || purgesPending.contains(id) }
+}
+
+/// A change in the store's health, handed to the owner for logging (the store itself has no logger).
+public enum StoreHealthEvent: Sendable {
+    /// A commit failed; `first` is true for the first failure after a success (so the owner can log once).
+    case commitFailed(error: String, first: Bool)
+    /// Commits succeed again after `failures` failed ones.
+    case commitRecovered(failures: Int)
+    /// Checkpoint+truncate failed; `attempt` counts attempts since the purge became pending.
+    case purgeFailed(error: String, pending: Int, attempt: Int)
+    /// Every pending purge has reached disk (WAL truncated) after `attempts` attempts.
+    case purgeCompleted(purged: Int, attempts: Int)
+}
+
+/// The writer's published health: a mutex around `StoreHealth`, shared between the writer and readers.
+final class StoreHealthMonitor: Sendable {
+    private let state = Mutex(StoreHealth())
+    let onEvent: @Sendable (StoreHealthEvent) -> Void
+
+    init(onEvent: @escaping @Sendable (StoreHealthEvent) -> Void) {
+        self.onEvent = onEvent
+    }
+
+    var current: StoreHealth { state.withLock { $0 } }
+
+    func update(_ change: (inout StoreHealth) -> Void) {
+        state.withLock { change(&$0) }
+    }
+}
+
+/// When the writer next retries work it must finish on its own (a purge, a probe write): doubling from `first`
+/// up to `maximum`, so a full disk costs a handful of attempts a minute, not a busy loop.
+struct RetrySchedule {
+    let first: Double
+    let maximum: Double
+    private(set) var attempts = 0
+    private(set) var due: DispatchTime?
+
+    init(first: Double, maximum: Double) {
+        self.first = first
+        self.maximum = max(first, maximum)
+    }
+
+    var isScheduled: Bool { due != nil }
+
+    func isDue(at now: DispatchTime) -> Bool { due.map { $0 <= now } ?? false }
+
+    /// Records a failed attempt and schedules the next one.
+    mutating func failed(at now: DispatchTime) {
+        attempts += 1
+        let delay = min(maximum, first * pow(2, Double(min(attempts - 1, 30))))
+        due = now + .nanoseconds(Int(delay * 1e9))
+    }
+
+    /// The work succeeded: nothing scheduled any more.
+    mutating func reset() {
+        attempts = 0
+        due = nil
+    }
+}
