@@ -103,26 +103,10 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         }
     }
 
-    private func commitSucceeded() {
-        guard !health.current.committing else { return }
-        var failures = 0
-        health.update { state in
-            state.committing = true
-            state.lastCommitError = nil
-            failures = state.commitFailures
-        }
-        health.onEvent(.commitRecovered(failures: failures))
-    }
+    private func commitSucceeded() { health.commitSucceeded() }
 
     private func commitFailed(_ error: StoreError) -> StoreError {
-        var first = false
-        health.update { state in
-            first = state.committing
-            state.committing = false
-            state.lastCommitError = error.message
-            state.commitFailures += 1
-        }
-        health.onEvent(.commitFailed(error: error.description, first: first))
+        health.commitFailed(error)
         return error
     }
 
