@@ -29,12 +29,17 @@ let package = Package(
         .target(name: "WebhookSignature", dependencies: ["CLibCrypto"]),
         // Strict JSON with explicit limits and an order-preserving tree; no dependencies.
         .target(name: "JSON"),
-        // The customer model, event rules (pure) and the SQLite-backed store. No HTTP, no RPC.
-        .target(name: "Customers", dependencies: ["JSON", "SQLite"]),
+        // The customer model, event rules (pure) and the store (SQLite, or PostgreSQL shared by replicas). No HTTP, no RPC.
+        .target(name: "Customers", dependencies: ["JSON", "SQLite", "PostgreSQL"]),
         // JSON-RPC 2.0 engine: request bytes in, response bytes out. No HTTP, no customers.
         .target(name: "JSONRPC", dependencies: ["JSON"]),
         // Thin, generic SQLite wrapper: connection, statements, typed errors, migrations. No customers.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
+        // libpq from the system (libpq-dev); its only Swift owner is the PostgreSQL module.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // Thin, generic PostgreSQL client over libpq: connections, parameterised statements, typed errors with
+        // SQLSTATE, transactions, LISTEN/NOTIFY, advisory locks, migrations. No customers.
+        .target(name: "PostgreSQL", dependencies: ["CLibPQ"]),
         // Counters, gauges and histograms rendered as Prometheus text; no dependencies.
         .target(name: "ServiceMetrics"),
         // Digital River's Customers API over an injected transport (URLSession in production); maps DR JSON to Customer.
@@ -48,7 +53,7 @@ let package = Package(
         ]),
 
         .target(name: "CustomerCacheApp", dependencies: [
-            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "WebhookSignature", "DigitalRiverAPI", "DigitalRiverSandbox",
+            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "PostgreSQL", "WebhookSignature", "DigitalRiverAPI", "DigitalRiverSandbox",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The warm-up job: pages Digital River's list (or reads ids) and loads the running service over JSON-RPC.
@@ -69,12 +74,13 @@ let package = Package(
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSON"]),
-        .testTarget(name: "CustomersTests", dependencies: ["Customers", "JSON"]),
+        .testTarget(name: "CustomersTests", dependencies: ["Customers", "JSON", "PostgreSQL", "HTTPTestClient"]),
         .testTarget(name: "WebhookSignatureTests", dependencies: ["WebhookSignature"], exclude: ["Fixtures"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
+        .testTarget(name: "PostgreSQLTests", dependencies: ["PostgreSQL", "HTTPTestClient"]),
         // Test support shared by the test targets (never linked into the product): a blocking raw-bytes HTTP
-        // client, a log handler that keeps lines, and the path of the built executable.
-        .target(name: "HTTPTestClient", dependencies: ["Sockets", .product(name: "Logging", package: "swift-log")]),
+        // client, a log handler that keeps lines, the path of the built executable, and a PostgreSQL schema per test.
+        .target(name: "HTTPTestClient", dependencies: ["Sockets", "PostgreSQL", .product(name: "Logging", package: "swift-log")]),
         // Load generator and ceiling probes for bench/run (webhooks, SQLite commit rate, HMAC rate).
         .executableTarget(name: "customer-cache-bench", dependencies: [
             "HTTPTestClient", "Sockets", "SQLite", "WebhookSignature",

@@ -326,9 +326,56 @@ def soak():
         ours.stop()
 
 
+def postgres_bench():
+    """Webhook ingest with durable acks on a PostgreSQL store (scripts/postgres: a local server, fsync and
+    synchronous_commit on) vs the same server's one-INSERT-per-transaction rate measured with pgbench in the same run."""
+    import json, re
+    started = subprocess.run(["scripts/postgres", "start"], capture_output=True, text=True, check=True).stdout
+    env_vars = dict(re.findall(r"export (\w+)=(\S+)", started))
+    pg_dir, url = env_vars["CUSTOMER_CACHE_TEST_PG_DIR"], env_vars["CUSTOMER_CACHE_TEST_DATABASE_URL"]
+    password = open(env_vars["CUSTOMER_CACHE_TEST_DATABASE_PASSWORD_FILE"]).read().strip()
+    pg_env = dict(os.environ, PGPASSWORD=password)
+    bin_dir = sorted(d for d in os.listdir("/usr/lib/postgresql"))[-1]
+    pgbench = os.path.join("/usr/lib/postgresql", bin_dir, "bin", "pgbench")
+    script = os.path.join(tempfile.mkdtemp(prefix="bench-pg-"), "insert.sql")
+    open(script, "w").write("INSERT INTO bench_one (id, received_s) VALUES (:client_id::text || '-' || random(), 0);\n")
+    try:
+        results, singles, concurrent = [], [], []
+        for round_index in range(ROUNDS):
+            schema = f"bench_{round_index}_{os.getpid()}"
+            subprocess.run(["psql", "-q", url, "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; "
+                            f"CREATE TABLE {schema}.bench_one (id text PRIMARY KEY, received_s bigint)"], env=pg_env, check=True)
+            schema_url = url + f"?options=-csearch_path%3D{schema}"
+            service, webhook, rpc, data = start_service({"CUSTOMER_CACHE_DATABASE_PASSWORD": password}, ("--database-url", schema_url))
+            try:
+                out = subprocess.run([os.path.join(RELEASE, "customer-cache-bench"), "webhooks", f"127.0.0.1:{webhook}",
+                                      str(CONNECTIONS), str(DURATION)], capture_output=True, text=True,
+                                     env=dict(os.environ, BENCH_WEBHOOK_SECRET="bench-secret")).stdout
+                results.append(json.loads(out))
+            finally:
+                service.stop()
+                shutil.rmtree(data, ignore_errors=True)
+            for clients, into in ((1, singles), (CONNECTIONS, concurrent)):
+                out = subprocess.run([pgbench, "-n", "-f", script, "-c", str(clients), "-j", "2", "-T", str(DURATION), schema_url],
+                                     capture_output=True, text=True, env=pg_env).stdout
+                into.append(float(re.search(r"tps = ([0-9.]+)", out).group(1)))
+    finally:
+        subprocess.run(["scripts/postgres", "stop", pg_dir], check=False)
+    eps = statistics.median(r["events_per_second"] for r in results)
+    p50 = statistics.median(r["p50_ms"] for r in results)
+    p99 = statistics.median(r["p99_ms"] for r in results)
+    bad = sum(sum(v for k, v in r["statuses"].items() if k != "200") for r in results)
+    single, many = statistics.median(singles), statistics.median(concurrent)
+    print(f"\nsigned webhooks, durable acks on PostgreSQL ({ROUNDS} rounds x {DURATION}s, {CONNECTIONS} keep-alive senders; medians)")
+    print(f"  {eps:.0f} events/s applied, p50 {p50:.2f} ms, p99 {p99:.2f} ms, non-200: {bad}")
+    print(f"  same server, pgbench one INSERT per transaction: {single:.0f} tps with 1 client, {many:.0f} tps with {CONNECTIONS} clients")
+    print(f"  ratio events/s to one-INSERT-per-transaction: {eps / single:.1f}x (1 client), {eps / many:.1f}x ({CONNECTIONS} clients)")
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "http"
-    scenarios = {"http": [http_bench], "soak": [soak], "rpc": [rpc_bench], "webhooks": [webhook_bench], "warm": [warm_bench]}
+    scenarios = {"http": [http_bench], "soak": [soak], "rpc": [rpc_bench], "webhooks": [webhook_bench], "warm": [warm_bench],
+                 "postgres": [postgres_bench]}
     scenarios["all"] = [f for name in ("http", "rpc", "webhooks", "warm", "soak") for f in scenarios[name]]
     if mode not in scenarios:
         sys.exit(f"unknown scenario {mode}; one of {', '.join(scenarios)}")

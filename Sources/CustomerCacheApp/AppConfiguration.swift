@@ -11,6 +11,10 @@ public struct AppConfiguration: Sendable {
     public var rpcListen: SocketAddress
     /// Where the SQLite store lives.
     public var dataDirectory: String
+    /// The shared PostgreSQL database (`database-url`, never with a password in it); nil keeps SQLite in `dataDirectory`.
+    public var databaseURL: String?
+    /// The database password, from `database-password-file`, `CUSTOMER_CACHE_DATABASE_PASSWORD` or `PGPASSWORD`; never argv.
+    public var databasePassword: String?
     /// Event loops per listener.
     public var eventLoops: Int
     /// Event loops of the RPC listener. Default: half the cores (at least one). Its callers' traffic is many small
@@ -64,6 +68,9 @@ public struct AppConfiguration: Sendable {
     /// The API key's environment variable.
     public static let apiKeyEnvironmentName = "DR_API_KEY"
 
+    /// The database password's environment variable (libpq's own `PGPASSWORD` is accepted too).
+    public static let databasePasswordEnvironmentName = "CUSTOMER_CACHE_DATABASE_PASSWORD"
+
     /// The secrets' environment variable: the secrets themselves, so it is read from the environment only.
     public static let webhookSecretsEnvironmentName = "CUSTOMER_CACHE_WEBHOOK_SECRETS"
 
@@ -74,6 +81,7 @@ public struct AppConfiguration: Sendable {
         webhookListen = try sources.address("webhook-listen")
         rpcListen = try sources.address("rpc-listen")
         dataDirectory = try sources.string("data-dir")
+        (databaseURL, databasePassword) = try Self.loadDatabase(sources: sources, environment: environment, readFile: readFile)
         eventLoops = try sources.integer("event-loops", range: 1...256)
         rpcEventLoops = try sources.integer("rpc-event-loops", range: 1...256)
         var limits = HTTPLimits()
@@ -159,6 +167,29 @@ public struct AppConfiguration: Sendable {
         }
     }
 
+    /// The database URL and password. The URL must not carry a password (it could reach argv, `ps` or a log); the
+    /// error never echoes the URL.
+    private static func loadDatabase(sources: ConfigurationSources, environment: [String: String],
+                                     readFile: (String) -> String?) throws(ConfigurationError) -> (String?, String?) {
+        guard let url = sources.optionalString("database-url"), !url.isEmpty else { return (nil, nil) }
+        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+            throw ConfigurationError(key: "database-url", reason: "must be a postgres:// or postgresql:// URL")
+        }
+        let authority = url.drop { $0 != "/" }.dropFirst(2).prefix { $0 != "/" && $0 != "?" }
+        if authority.contains("@") && authority.prefix(while: { $0 != "@" }).contains(":") || url.lowercased().contains("password=") {
+            throw ConfigurationError(key: "database-url", reason: "must not contain a password: use database-password-file or \(databasePasswordEnvironmentName)")
+        }
+        let fromEnvironment = [databasePasswordEnvironmentName, "PGPASSWORD"].lazy.compactMap { environment[$0] }.first { !$0.isEmpty }
+        if let path = sources.optionalString("database-password-file") {
+            guard fromEnvironment == nil || environment[databasePasswordEnvironmentName] == nil else {
+                throw ConfigurationError(key: "database-password-file", reason: "set either it or \(databasePasswordEnvironmentName), not both")
+            }
+            guard let text = readFile(path) else { throw ConfigurationError(key: "database-password-file", reason: "cannot read \(path)") }
+            return (url, text.trimmingCharacters(in: "\r\n"))
+        }
+        return (url, fromEnvironment)
+    }
+
     private static func cidrs(_ sources: ConfigurationSources, _ key: String) throws(ConfigurationError) -> [CIDRBlock] {
         guard let text = sources.optionalString(key) else { return [] }
         switch CIDRBlock.parseList(text) {
@@ -212,6 +243,8 @@ extension AppConfiguration {
         .init(key: "webhook-listen", defaultValue: "127.0.0.1:8080", help: "Webhook listener HOST:PORT ([v6]:PORT for IPv6; port 0 picks one)"),
         .init(key: "rpc-listen", defaultValue: "127.0.0.1:8081", help: "Internal JSON-RPC and metrics listener HOST:PORT"),
         .init(key: "data-dir", defaultValue: "./data", help: "Directory of the SQLite store"),
+        .init(key: "database-url", defaultValue: nil, help: "postgres:// URL of a PostgreSQL store shared by replicas (no password in it); unset: SQLite in data-dir"),
+        .init(key: "database-password-file", defaultValue: nil, help: "File with the PostgreSQL password (else CUSTOMER_CACHE_DATABASE_PASSWORD or PGPASSWORD)"),
         .init(key: "event-loops", defaultValue: "\(HTTPServerConfiguration.defaultEventLoopCount)", help: "Event-loop threads of the webhook listener (default: cores)"),
         .init(key: "rpc-event-loops", defaultValue: "\(max(1, HTTPServerConfiguration.defaultEventLoopCount / 2))", help: "Event-loop threads of the RPC listener (default: half the cores, at least 1)"),
         .init(key: "max-connections", defaultValue: "4096", help: "Open connections per listener; at the cap the longest-idle one is closed for a new one, else 503"),

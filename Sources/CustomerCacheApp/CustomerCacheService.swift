@@ -6,6 +6,7 @@ import JSON
 import JSONRPC
 import HTTP1
 import Logging
+import PostgreSQL
 import ServiceMetrics
 import Sockets
 import Synchronization
@@ -124,6 +125,16 @@ public final class CustomerCacheService: Sendable {
                 storeHolder.current?.countsByState()[state] ?? 0
             }
         }
+        // PostgreSQL only (0 with SQLite): how far this replica's memory is behind what any replica committed.
+        metrics.gauge("customer_cache_store_changes_behind", help: "Committed changes not yet applied to this replica's memory.") {
+            Int(storeHolder.current?.replication?.changesBehind ?? 0)
+        }
+        metrics.gauge("customer_cache_store_replication_lag_milliseconds", help: "Commit-to-memory delay of the last change applied from the shared store.") {
+            Int(storeHolder.current?.replication?.lastPropagationMilliseconds ?? 0)
+        }
+        metrics.gauge("customer_cache_store_follower_connected", help: "1 while the change follower is connected to the shared store (1 with SQLite).") {
+            storeHolder.current?.replication?.connected == false ? 0 : 1
+        }
         let secretCount = secrets.count
         metrics.gauge("customer_cache_webhook_secrets_configured", help: "Signing secrets configured (0 means every webhook is rejected).") {
             secretCount
@@ -216,13 +227,18 @@ public final class CustomerCacheService: Sendable {
 
     private func openStore() throws {
         let started = Date()
-        do {
-            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        } catch {
-            storeHolder.fail("cannot create data directory")
-            throw StoreError(.openFailed, "cannot create data directory \(configuration.dataDirectory)")
-        }
         var storeConfiguration = StoreConfiguration(path: configuration.dataDirectory + "/customers.sqlite")
+        if let url = configuration.databaseURL {
+            storeConfiguration.database = PostgresConfiguration(connectionString: url, password: configuration.databasePassword)
+            logger.info("store is PostgreSQL, shared by replicas", metadata: ["database": "\(PostgresConfiguration.redact(url))"])
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+            } catch {
+                storeHolder.fail("cannot create data directory")
+                throw StoreError(.openFailed, "cannot create data directory \(configuration.dataDirectory)")
+            }
+        }
         storeConfiguration.dedupRetentionSeconds = configuration.dedupRetentionSeconds
         let commitLatency = metrics.histogram("customer_cache_store_commit_seconds", help: "Duration of one grouped store transaction.")
         let commitSize = metrics.counter("customer_cache_store_committed_operations_total", help: "Operations committed to the store.")

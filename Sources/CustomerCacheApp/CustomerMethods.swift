@@ -70,6 +70,8 @@ final class CustomerMethods: Sendable {
     private struct GetParameters {
         let id: String
         let fromUpstream: Bool
+        /// `consistency: "store"`: the committed row, not memory (another replica may have committed a newer one).
+        let fromStore: Bool
     }
 
     private static let getParameterNames: [StaticString] = ["id", "consistency"]
@@ -78,9 +80,10 @@ final class CustomerMethods: Sendable {
         try call.rejectUnknownParameters(allowed: Self.getParameterNames)
         let id = try customerID(call)
         switch try call.optionalString("consistency") {
-        case nil, "cache"?: return GetParameters(id: id, fromUpstream: false)
-        case "upstream"?: return GetParameters(id: id, fromUpstream: true)
-        default: throw .invalidParams(parameter: "consistency", reason: #"must be "cache" or "upstream""#)
+        case nil, "cache"?: return GetParameters(id: id, fromUpstream: false, fromStore: false)
+        case "store"?: return GetParameters(id: id, fromUpstream: false, fromStore: true)
+        case "upstream"?: return GetParameters(id: id, fromUpstream: true, fromStore: false)
+        default: throw .invalidParams(parameter: "consistency", reason: #"must be "cache", "store" or "upstream""#)
         }
     }
 
@@ -88,7 +91,7 @@ final class CustomerMethods: Sendable {
     private func getImmediately(_ call: JSONRPCCall) -> JSONRPCImmediateResult {
         let parameters: GetParameters
         do { parameters = try getParameters(call) } catch { return .error(error) }
-        guard !parameters.fromUpstream else { return .needsAsync }
+        guard !parameters.fromUpstream, !parameters.fromStore else { return .needsAsync }
         guard let store = store.current else { return .error(RPCErrorCode.storeUnavailable.error([("reason", "store is opening")])) }
         if let record = store.record(for: parameters.id) {
             switch record.state {
@@ -110,7 +113,18 @@ final class CustomerMethods: Sendable {
 
     private func get(_ call: JSONRPCCall) async throws(JSONRPCError) -> JSONRPCResult {
         let parameters = try getParameters(call)
-        if !parameters.fromUpstream {
+        if parameters.fromStore, let store = store.current {
+            let committed: CustomerRecord?
+            do {
+                committed = try await store.committedRecord(for: parameters.id)
+            } catch {
+                throw RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))])
+            }
+            if let committed {
+                guard committed.state == .live else { throw gone(committed) }
+                if !(committed.stale && upstream != nil) { return JSONRPCResult(encoded: committed.body) }
+            }
+        } else if !parameters.fromUpstream {
             switch getImmediately(call) {
             case .result(let result): return result
             case .error(let error): throw error

@@ -24,11 +24,18 @@ final class StoreHolder: Sendable {
         guard let store = current else { return .init(ready: false, detail: "store is opening") }
         guard store.isOpen else { return .init(ready: false, detail: "store is closed") }
         let health = store.health
-        guard !health.committing else { return .init(ready: true, detail: "\(store.count) customers in memory; commits succeed") }
-        let failing = "the store cannot commit (\(health.lastCommitError ?? "unknown error")); probing the disk until it can"
+        var memory = "\(store.count) customers in memory"
+        if let replication = store.replication {
+            // Reads keep being served from memory while the follower is away; the detail says why they may lag.
+            let link = replication.connected ? "following" : "follower reconnecting to (store unreachable)"
+            memory += "; \(link) PostgreSQL: \(replication.changesBehind) changes behind, last change applied "
+                + "\(Int(replication.lastPropagationMilliseconds)) ms after commit (sequence \(replication.appliedSequence))"
+        }
+        guard !health.committing else { return .init(ready: true, detail: "\(memory); commits succeed") }
+        let failing = "the store cannot commit (\(health.lastCommitError ?? "unknown error")); probing \(store.isShared ? "PostgreSQL" : "the disk") until it can"
         switch listener {
         case .webhook: return .init(ready: false, detail: "\(failing); webhooks are answered 503")
-        case .rpc: return .init(ready: true, detail: "\(store.count) customers in memory, reads are served; \(failing); writes fail")
+        case .rpc: return .init(ready: true, detail: "\(memory), reads are served; \(failing); writes fail")
         }
     }
 }

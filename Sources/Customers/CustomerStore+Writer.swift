@@ -141,25 +141,12 @@ final class Writer: @unchecked Sendable {
     private func commitSucceeded() {
         guard !health.current.committing else { return }
         probeRetry.reset()
-        var failures = 0
-        health.update { state in
-            state.committing = true
-            state.lastCommitError = nil
-            failures = state.commitFailures
-        }
-        health.onEvent(.commitRecovered(failures: failures))
+        health.commitSucceeded()
     }
 
     private func commitFailed(_ error: StoreError) {
         probeRetry.failed(at: .now())
-        var first = false
-        health.update { state in
-            first = state.committing
-            state.committing = false
-            state.lastCommitError = error.message
-            state.commitFailures += 1
-        }
-        health.onEvent(.commitFailed(error: error.description, first: first))
+        health.commitFailed(error)
     }
 
     private static func describe(_ error: any Error) -> StoreError {

@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import PostgreSQL
 import SQLite
 import Synchronization
 
@@ -51,6 +52,8 @@ public struct StoreConfiguration: Sendable {
     public var dedupRetentionSeconds: Int64 = 7 * 86_400
     /// Most operations grouped into one transaction.
     public var maxBatch: Int = 1024
+    /// The shared PostgreSQL database; nil keeps the SQLite file at `path` (the default, one replica).
+    public var database: PostgresConfiguration?
     /// First delay before the writer retries a failed purge (checkpoint+truncate) or probes a failing disk; doubles.
     public var retryFirstSeconds: Double = 1
     /// Longest delay between purge retries.
@@ -75,67 +78,56 @@ public final class CustomerStore: Sendable {
     private let checkpoints: Mutex<[String: String]>
     private let pendingForgets: Mutex<[String: QueuedForget]>
     private let queue: WriteQueue
-    private let writer: Writer
+    private let backend: any StoreBackend
+    /// PostgreSQL only: the change sequence each record in memory reflects, so a follower reading an older row never
+    /// overwrites what this replica's writer published after a newer commit.
+    private let sequences = Mutex<[String: Int64]>([:])
+    /// PostgreSQL only; set once right after init (its callbacks need `self`).
+    private let followerSlot = Mutex<ChangeFollower?>(nil)
+    private var follower: ChangeFollower? { followerSlot.withLock { $0 } }
+    private let databaseConfiguration: PostgresConfiguration?
+    /// PostgreSQL only: one connection for `consistency: "store"` reads, opened on first use.
+    private let reader = Mutex<PostgresConnection?>(nil)
     private let clock: @Sendable () -> Int64
     /// Called after each commit with its duration in seconds and the number of operations (for metrics).
     private let onCommit: @Sendable (Double, Int) -> Void
     private let healthMonitor: StoreHealthMonitor
 
-    /// Opens (creating and migrating) the store and loads every record into memory. `onHealthEvent` hears of failed
-    /// and recovered commits and purges, on the writer thread, so the owner can log them.
+    /// Opens (creating and migrating) the store and loads every record into memory: the SQLite file, or the shared
+    /// PostgreSQL database when `configuration.database` is set (then a follower also applies other replicas' changes).
+    /// `onHealthEvent` hears of failed and recovered commits and purges, on the writer thread, so the owner can log them.
     public init(configuration: StoreConfiguration, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) },
                 onCommit: @escaping @Sendable (Double, Int) -> Void = { _, _ in },
                 onHealthEvent: @escaping @Sendable (StoreHealthEvent) -> Void = { _ in }) throws(StoreError) {
         self.clock = clock
         self.onCommit = onCommit
-        let connection: SQLiteConnection
-        var loaded: [String: CustomerRecord] = [:]
-        var loadedCheckpoints: [String: String] = [:]
-        var loadedForgets: [String: QueuedForget] = [:]
-        var seen = SeenEvents()
-        do {
-            connection = try SQLiteConnection(path: configuration.path)
-            try Self.makeMigrator().migrate(connection)
-            let select = try connection.prepare("SELECT id, state, updated_us, event_us, stale, body FROM customers")
-            while try select.step() {
-                guard let id = select.text(at: 0), let state = CustomerRecord.State(rawValue: select.int64(at: 1)) else { continue }
-                loaded[id] = CustomerRecord(id: id, state: state, updatedTime: select.int64(at: 2), eventTime: select.int64(at: 3),
-                                            stale: select.int64(at: 4) != 0, body: select.blob(at: 5) ?? [])
-            }
-            let checkpointSelect = try connection.prepare("SELECT name, value FROM checkpoints")
-            while try checkpointSelect.step() {
-                if let name = checkpointSelect.text(at: 0), let value = checkpointSelect.text(at: 1) { loadedCheckpoints[name] = value }
-            }
-            let seenSelect = try connection.prepare("SELECT id, received_s FROM processed_events ORDER BY rowid")
-            let cutoff = clock() / 1_000_000 - configuration.dedupRetentionSeconds
-            while try seenSelect.step() {
-                let received = seenSelect.int64(at: 1)
-                if received >= cutoff, let id = seenSelect.text(at: 0) { seen.insert(id, receivedSeconds: received) }
-            }
-            let forgetSelect = try connection.prepare("SELECT customer_id, queued_s, parked_reason, parked_s FROM forget_queue")
-            while try forgetSelect.step() {
-                guard let id = forgetSelect.text(at: 0) else { continue }
-                let reason = forgetSelect.text(at: 2)
-                loadedForgets[id] = QueuedForget(id: id, queuedSeconds: forgetSelect.int64(at: 1),
-                                                 parked: reason.map { QueuedForget.Parked(reason: $0, atSeconds: forgetSelect.int64(at: 3)) })
-            }
-        } catch let error as SQLiteError {
-            throw StoreError(.openFailed, error.description)
-        } catch {
-            throw StoreError(.openFailed, "\(error)")
+        let snapshot: StoreSnapshot
+        let healthMonitor = StoreHealthMonitor(onEvent: onHealthEvent)
+        self.healthMonitor = healthMonitor
+        if let database = configuration.database {
+            let opened = try PostgresBackend.open(configuration, database: database, health: healthMonitor)
+            backend = opened.0
+            snapshot = opened.1
+            databaseConfiguration = database
+        } else {
+            let opened = try Writer.open(configuration, clock: clock, health: healthMonitor)
+            backend = opened.0
+            snapshot = opened.1
+            databaseConfiguration = nil
         }
-        records = Mutex(loaded)
+        records = Mutex(snapshot.records)
         var counts: [CustomerRecord.State: Int] = [:]
-        for record in loaded.values { counts[record.state, default: 0] += 1 }
+        for record in snapshot.records.values { counts[record.state, default: 0] += 1 }
         stateCounts = Mutex(counts)
-        checkpoints = Mutex(loadedCheckpoints)
-        pendingForgets = Mutex(loadedForgets)
+        checkpoints = Mutex(snapshot.checkpoints)
+        pendingForgets = Mutex(snapshot.forgets)
         queue = WriteQueue()
-        healthMonitor = StoreHealthMonitor(onEvent: onHealthEvent)
-        writer = Writer(connection: connection, configuration: configuration, seen: seen, health: healthMonitor)
-        // Before the writer thread starts (it owns the connection from then on), so readers never see a
-        // leftover WAL as "nothing pending".
-        writer.purgeLeftoverWAL()
+        if let database = configuration.database {
+            let follower = ChangeFollower(database: database, startingAfter: snapshot.sequence,
+                                          publish: { [weak self] records, sequence in self?.publish(records, sequence: sequence) },
+                                          reload: { [weak self] snapshot in self?.replaceAll(snapshot) })
+            followerSlot.withLock { $0 = follower }
+        }
         let thread = Thread { [self] in runWriter() }
         thread.name = "store-writer"
         thread.start()
@@ -202,10 +194,15 @@ public final class CustomerStore: Sendable {
         }
     }
 
-    /// Stops accepting writes, finishes queued ones, and closes SQLite.
+    /// Stops accepting writes, finishes queued ones, and closes the database.
     public func close() {
         queue.close()
-        writer.stopped.wait()
+        backend.waitUntilClosed()
+        follower?.stop()
+        reader.withLock { connection in
+            connection?.close()
+            connection = nil
+        }
     }
 
     // MARK: writer thread
@@ -213,30 +210,21 @@ public final class CustomerStore: Sendable {
     private func runWriter() {
         while true {
             let batch: [StoreRequest]
-            switch queue.popBatch(maxOperations: writer.configuration.maxBatch, wakingAt: writer.nextWake) {
+            switch queue.popBatch(maxOperations: backend.maxBatch, wakingAt: backend.nextWake) {
             case .closed:
-                writer.close()
+                backend.close()
                 return
             case .idle:
-                writer.retryDueWork()
+                backend.retryDueWork()
                 continue
             case .batch(let requests):
                 batch = requests
             }
             let started = DispatchTime.now().uptimeNanoseconds
-            let result = writer.commit(batch.map(\.operations), now: clock(), current: { id in self.records.withLock { $0[id] } })
+            let result = backend.commit(batch.map(\.operations), now: clock(), current: { id in self.records.withLock { $0[id] } })
             switch result {
             case .success(let committed):
-                var delta: [CustomerRecord.State: Int] = [:]
-                records.withLock { map in
-                    for record in committed.records {
-                        if let previous = map.updateValue(record, forKey: record.id) { delta[previous.state, default: 0] -= 1 }
-                        delta[record.state, default: 0] += 1
-                    }
-                }
-                stateCounts.withLock { counts in
-                    for (state, change) in delta where change != 0 { counts[state, default: 0] += change }
-                }
+                publish(committed.records, sequence: backend.lastCommitSequence)
                 if !committed.checkpoints.isEmpty {
                     checkpoints.withLock { map in
                         for (name, value) in committed.checkpoints { map[name] = value }
@@ -258,6 +246,76 @@ public final class CustomerStore: Sendable {
                 for request in batch { request.completion(.failure(error)) }
             }
         }
+    }
+
+    /// Puts committed records into memory. With PostgreSQL both the writer and the follower publish, so a record
+    /// only replaces one that reflects an older (or the same) change sequence.
+    private func publish(_ committed: [CustomerRecord], sequence: Int64) {
+        guard !committed.isEmpty else { return }
+        var delta: [CustomerRecord.State: Int] = [:]
+        records.withLock { map in
+            func put(_ record: CustomerRecord) {
+                if let previous = map.updateValue(record, forKey: record.id) { delta[previous.state, default: 0] -= 1 }
+                delta[record.state, default: 0] += 1
+            }
+            if databaseConfiguration != nil {
+                sequences.withLock { seen in
+                    for record in committed where (seen[record.id] ?? 0) <= sequence {
+                        seen[record.id] = sequence
+                        put(record)
+                    }
+                }
+            } else {
+                for record in committed { put(record) }
+            }
+        }
+        stateCounts.withLock { counts in
+            for (state, change) in delta where change != 0 { counts[state, default: 0] += change }
+        }
+    }
+
+    /// Replaces memory with a fresh snapshot (the follower found its changes pruned).
+    private func replaceAll(_ snapshot: StoreSnapshot) {
+        var counts: [CustomerRecord.State: Int] = [:]
+        for record in snapshot.records.values { counts[record.state, default: 0] += 1 }
+        records.withLock { map in
+            sequences.withLock { $0 = [:] }
+            map = snapshot.records
+        }
+        stateCounts.withLock { $0 = counts }
+        checkpoints.withLock { $0 = snapshot.checkpoints }
+        pendingForgets.withLock { $0 = snapshot.forgets }
+    }
+
+    /// Replication lag of this replica (nil with SQLite, where memory is the committed state).
+    public var replication: ReplicationStatus? { follower?.status }
+
+    /// True when the store is PostgreSQL, shared with other replicas.
+    public var isShared: Bool { databaseConfiguration != nil }
+
+    /// The committed record straight from the database, bypassing memory (`consistency: "store"`). With SQLite,
+    /// memory is updated in the same step as the commit, so it is the committed state.
+    public func committedRecord(for id: String) async throws(StoreError) -> CustomerRecord? {
+        guard let databaseConfiguration else { return record(for: id) }
+        let result: Result<CustomerRecord?, StoreError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let outcome: Result<CustomerRecord?, StoreError> = self.reader.withLock { connection in
+                    do {
+                        if connection == nil || connection?.isConnected == false {
+                            connection?.close()
+                            connection = try PostgresConnection(databaseConfiguration)
+                        }
+                        guard let open = connection else { return .failure(StoreError(.closed, "no connection")) }
+                        let rows = try open.execute("SELECT id, state, updated_us, event_us, stale, body FROM customers WHERE id = $1", [.text(id)])
+                        return .success(rows.count > 0 ? PostgresBackend.record(rows, 0) : nil)
+                    } catch {
+                        return .failure(StoreError(.commitFailed, "\(error)"))
+                    }
+                }
+                continuation.resume(returning: outcome)
+            }
+        }
+        return try result.get()
     }
 
     static func makeMigrator() -> SQLiteMigrator {

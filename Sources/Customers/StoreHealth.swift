@@ -52,6 +52,30 @@ final class StoreHealthMonitor: Sendable {
     func update(_ change: (inout StoreHealth) -> Void) {
         state.withLock { change(&$0) }
     }
+
+    /// A commit succeeded: marks the store committing again and reports the recovery once.
+    func commitSucceeded() {
+        guard !current.committing else { return }
+        var failures = 0
+        update { state in
+            state.committing = true
+            state.lastCommitError = nil
+            failures = state.commitFailures
+        }
+        onEvent(.commitRecovered(failures: failures))
+    }
+
+    /// A commit failed: records why, and reports it (`first` for the first failure after a success).
+    func commitFailed(_ error: StoreError) {
+        var first = false
+        update { state in
+            first = state.committing
+            state.committing = false
+            state.lastCommitError = error.message
+            state.commitFailures += 1
+        }
+        onEvent(.commitFailed(error: error.description, first: first))
+    }
 }
 
 /// When the writer next retries work it must finish on its own (a purge, a probe write): doubling from `first`

@@ -24,6 +24,10 @@ struct Serve: ParsableCommand {
     var rpcListen: String?
     @Option(name: .customLong("data-dir"), help: "Directory of the SQLite store (default ./data).")
     var dataDir: String?
+    @Option(name: .customLong("database-url"), help: "postgres:// URL of a PostgreSQL store shared by replicas (no password in it); unset: SQLite in data-dir.")
+    var databaseURL: String?
+    @Option(name: .customLong("database-password-file"), help: "File with the PostgreSQL password (else CUSTOMER_CACHE_DATABASE_PASSWORD or PGPASSWORD).")
+    var databasePasswordFile: String?
     @Option(name: .customLong("event-loops"), help: "Event-loop threads of the webhook listener (default: cores).")
     var eventLoops: String?
     @Option(name: .customLong("rpc-event-loops"), help: "Event-loop threads of the RPC listener (default: half the cores, at least 1).")
@@ -96,6 +100,8 @@ struct Serve: ParsableCommand {
         flags["webhook-listen"] = webhookListen
         flags["rpc-listen"] = rpcListen
         flags["data-dir"] = dataDir
+        flags["database-url"] = databaseURL
+        flags["database-password-file"] = databasePasswordFile
         flags["event-loops"] = eventLoops
         flags["rpc-event-loops"] = rpcEventLoops
         flags["max-connections"] = maxConnections

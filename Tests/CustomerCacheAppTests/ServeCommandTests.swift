@@ -27,18 +27,8 @@ struct ServeCommandTests {
         try process.run()
         defer { if process.isRunning { process.terminate() } }
 
-        var log = ""
-        var ports: [String: UInt16] = [:]
-        let deadline = Date().addingTimeInterval(30)
-        while ports.count < 2 || !log.contains("store open"), Date() < deadline {
-            let chunk = errors.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            log += String(decoding: chunk, as: UTF8.self)
-            for line in log.split(separator: "\n") where line.contains("listening") {
-                guard let address = line.firstMatch(of: /address=127\.0\.0\.1:(\d+)/), let port = UInt16(address.1) else { continue }
-                ports[line.contains("listener=webhook") ? "webhook" : "rpc"] = port
-            }
-        }
+        let (ports, startLog) = readServeListeners(from: errors, until: "store open")
+        var log = startLog
         let rpcPort = try #require(ports["rpc"], "no rpc address in: \(log)")
         let rpc = try SocketAddress(host: "127.0.0.1", port: rpcPort)
         let readiness = try RawClient(rpc).exchange(method: "GET", path: "/readyz")

@@ -1,6 +1,8 @@
 import Customers
 import Foundation
+import HTTPTestClient
 import JSON
+import PostgreSQL
 import Testing
 
 /// A fresh directory per test, removed afterwards.
@@ -14,20 +16,59 @@ final class ScratchDirectory {
     var database: String { path + "/customers.sqlite" }
 }
 
-@Suite("SQLite customer store")
+/// The store's backends under test: SQLite always, PostgreSQL when scripts/postgres started a server (scripts/test does).
+enum StoreBackendKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    static var available: [StoreBackendKind] { TestDatabase.isAvailable ? [.sqlite, .postgres] : [.sqlite] }
+
+    var testDescription: String { rawValue }
+}
+
+/// Where one test's store lives (a scratch directory, or a PostgreSQL schema of its own); reopening uses the same place.
+final class StoreLocation: @unchecked Sendable {
+    // @unchecked: immutable after init.
+    let configuration: StoreConfiguration
+    private let directory: ScratchDirectory
+    let database: TestDatabase?
+
+    init(_ kind: StoreBackendKind) throws {
+        directory = try ScratchDirectory()
+        var configuration = StoreConfiguration(path: directory.database)
+        if kind == .postgres {
+            let database = try TestDatabase()
+            configuration.database = database.configuration
+            self.database = database
+        } else {
+            database = nil
+        }
+        self.configuration = configuration
+    }
+
+    func open(clock: (@Sendable () -> Int64)? = nil, onCommit: @escaping @Sendable (Double, Int) -> Void = { _, _ in },
+              configure: (inout StoreConfiguration) -> Void = { _ in }) throws -> CustomerStore {
+        var configuration = configuration
+        configure(&configuration)
+        if let clock { return try CustomerStore(configuration: configuration, clock: clock, onCommit: onCommit) }
+        return try CustomerStore(configuration: configuration, onCommit: onCommit)
+    }
+}
+
+@Suite("Customer store (SQLite and PostgreSQL)")
 struct CustomerStoreTests {
-    @Test("applied events survive a restart: apply, close, reopen, read back")
-    func restartPersistence() async throws {
-        let directory = try ScratchDirectory()
+    @Test("applied events survive a restart: apply, close, reopen, read back", arguments: StoreBackendKind.available)
+    func restartPersistence(kind: StoreBackendKind) async throws {
+        let location = try StoreLocation(kind)
         do {
-            let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+            let store = try location.open()
             #expect(try await store.apply(.event(try Fixture.decoded(Fixture.event("e1", object: Fixture.customer("c1"))))) == .applied)
             #expect(try await store.apply(.event(try Fixture.decoded(Fixture.event("e2", type: "customer.deleted", object: ["id": "c2"])))) == .deleted)
             #expect(try await store.apply(.forget(id: "c3", queueUpstream: true)) == .forgotten)
             _ = try await store.apply(.setCheckpoint(name: "warm", value: "cursor-1"))
             store.close()
         }
-        let reopened = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+        let reopened = try location.open()
         defer { reopened.close() }
         #expect(reopened.record(for: "c1")?.state == .live)
         let body = String(decoding: reopened.record(for: "c1")?.body ?? [], as: UTF8.self)
@@ -40,10 +81,10 @@ struct CustomerStoreTests {
         #expect(try await reopened.apply(.event(try Fixture.decoded(Fixture.event("e1", object: Fixture.customer("c1"))))) == .duplicate)
     }
 
-    @Test("a duplicate storm from 50 concurrent senders applies each event exactly once")
-    func duplicateStorm() async throws {
-        let directory = try ScratchDirectory()
-        let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+    @Test("a duplicate storm from 50 concurrent senders applies each event exactly once", arguments: StoreBackendKind.available)
+    func duplicateStorm(kind: StoreBackendKind) async throws {
+        let location = try StoreLocation(kind)
+        let store = try location.open()
         defer { store.close() }
         let events = try (0..<20).map { index in
             try Fixture.decoded(Fixture.event("event-\(index)", object: Fixture.customer("c\(index)")))
@@ -77,11 +118,11 @@ struct CustomerStoreTests {
         }
     }
 
-    @Test("concurrent writers are grouped into fewer commits than operations")
-    func groupCommit() async throws {
-        let directory = try ScratchDirectory()
+    @Test("concurrent writers are grouped into fewer commits than operations", arguments: StoreBackendKind.available)
+    func groupCommit(kind: StoreBackendKind) async throws {
+        let location = try StoreLocation(kind)
         let commits = CommitCounter()
-        let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database), onCommit: { _, operations in
+        let store = try location.open(onCommit: { _, operations in
             commits.record(operations)
         })
         defer { store.close() }
@@ -95,10 +136,10 @@ struct CustomerStoreTests {
         #expect(commits.commits < 400)
     }
 
-    @Test("writes after close fail with a typed error instead of hanging")
-    func closed() async throws {
-        let directory = try ScratchDirectory()
-        let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+    @Test("writes after close fail with a typed error instead of hanging", arguments: StoreBackendKind.available)
+    func closed(kind: StoreBackendKind) async throws {
+        let location = try StoreLocation(kind)
+        let store = try location.open()
         store.close()
         await #expect(throws: StoreError.self) { try await store.apply(.markStale(id: "x")) }
     }
@@ -123,13 +164,11 @@ final class CommitCounter: @unchecked Sendable {
 
 @Suite("Deduplication retention")
 struct DedupRetentionTests {
-    @Test("event ids are forgotten after the retention period, and remembered within it")
-    func retention() async throws {
-        let directory = try ScratchDirectory()
+    @Test("event ids are forgotten after the retention period, and remembered within it", arguments: StoreBackendKind.available)
+    func retention(kind: StoreBackendKind) async throws {
+        let location = try StoreLocation(kind)
         let clock = MovableClock(1_700_000_000_000_000)
-        var configuration = StoreConfiguration(path: directory.database)
-        configuration.dedupRetentionSeconds = 3600
-        let store = try CustomerStore(configuration: configuration, clock: { clock.now })
+        let store = try location.open(clock: { clock.now }, configure: { $0.dedupRetentionSeconds = 3600 })
         defer { store.close() }
         let event = try Fixture.decoded(Fixture.event("e1", object: Fixture.customer("c1")))
         #expect(try await store.apply(.event(event)) == .applied)
@@ -154,11 +193,11 @@ final class MovableClock: @unchecked Sendable {
 
 @Suite("State counts")
 struct StateCountTests {
-    @Test("counts per state follow applies, deletes and forgets, and survive a restart")
-    func counts() async throws {
-        let directory = try ScratchDirectory()
+    @Test("counts per state follow applies, deletes and forgets, and survive a restart", arguments: StoreBackendKind.available)
+    func counts(kind: StoreBackendKind) async throws {
+        let location = try StoreLocation(kind)
         do {
-            let store = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+            let store = try location.open()
             _ = try await store.apply(.event(try Fixture.decoded(Fixture.event("e1", object: Fixture.customer("c1")))))
             _ = try await store.apply(.event(try Fixture.decoded(Fixture.event("e2", object: Fixture.customer("c2")))))
             #expect(store.countsByState() == [.live: 2])
@@ -167,7 +206,7 @@ struct StateCountTests {
             #expect(store.countsByState() == [.live: 0, .deleted: 1, .forgotten: 1])
             store.close()
         }
-        let reopened = try CustomerStore(configuration: StoreConfiguration(path: directory.database))
+        let reopened = try location.open()
         defer { reopened.close() }
         #expect(reopened.countsByState() == [.deleted: 1, .forgotten: 1])
     }

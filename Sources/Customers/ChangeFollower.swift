@@ -1,0 +1,121 @@
+import Foundation
+import PostgreSQL
+import Synchronization
+
+/// How far this replica's memory is behind the shared store (PostgreSQL backend only).
+public struct ReplicationStatus: Sendable, Hashable {
+    /// The last change sequence applied to memory.
+    public var appliedSequence: Int64 = 0
+    /// The newest change sequence the follower has seen committed.
+    public var headSequence: Int64 = 0
+    /// Changes committed but not applied here yet.
+    public var changesBehind: Int64 { max(0, headSequence - appliedSequence) }
+    /// Milliseconds between the commit of the last applied change and its arrival in memory.
+    public var lastPropagationMilliseconds: Double = 0
+    /// False while the follower's connection is down (memory keeps serving, but may be behind).
+    public var connected = true
+}
+
+/// Applies every change committed by any replica, in sequence order, to this replica's memory. NOTIFY only wakes it
+/// up: it always reads `customer_changes` after the last sequence it applied, so a notification lost to a dropped
+/// connection, a restart or a slow loop costs latency, never a change. It also polls every `pollMilliseconds`.
+/// A sequence gap (changes pruned while it was away) reloads every row.
+final class ChangeFollower: @unchecked Sendable {
+    // @unchecked: `connection` and `applied` are only touched on the follower thread; `stopping` and `status` are atomics/mutexes.
+    private let database: PostgresConfiguration
+    private let publish: @Sendable ([CustomerRecord], Int64) -> Void
+    private let reload: @Sendable (StoreSnapshot) -> Void
+    private let stopping = Atomic<Bool>(false)
+    private let finished = DispatchGroup()
+    private let statusLock = Mutex(ReplicationStatus())
+    private var connection: PostgresConnection?
+    private var applied: Int64
+    private let pollMilliseconds: Int32 = 500
+
+    var status: ReplicationStatus { statusLock.withLock { $0 } }
+
+    init(database: PostgresConfiguration, startingAfter sequence: Int64, publish: @escaping @Sendable ([CustomerRecord], Int64) -> Void,
+         reload: @escaping @Sendable (StoreSnapshot) -> Void) {
+        self.database = database
+        self.publish = publish
+        self.reload = reload
+        applied = sequence
+        statusLock.withLock { $0.appliedSequence = sequence; $0.headSequence = sequence }
+        finished.enter()
+        let thread = Thread { [self] in run() }
+        thread.name = "store-follower"
+        thread.start()
+    }
+
+    func stop() {
+        stopping.store(true, ordering: .relaxed)
+        finished.wait()
+    }
+
+    private func run() {
+        defer { finished.leave() }
+        var backoff = 0.1
+        while !stopping.load(ordering: .relaxed) {
+            do {
+                let connection = try connected()
+                try catchUp(connection)
+                backoff = 0.1
+                _ = try connection.waitForNotifications(timeoutMilliseconds: pollMilliseconds)
+            } catch {
+                connection?.close()
+                connection = nil
+                statusLock.withLock { $0.connected = false }
+                Thread.sleep(forTimeInterval: backoff)
+                backoff = min(backoff * 2, 5)
+            }
+        }
+        connection?.close()
+    }
+
+    private func connected() throws -> PostgresConnection {
+        if let connection { return connection }
+        let fresh = try PostgresConnection(database)
+        try fresh.listen(PostgresBackend.notifyChannel)
+        connection = fresh
+        statusLock.withLock { $0.connected = true }
+        return fresh
+    }
+
+    /// Applies every change after `applied`, a page at a time, until none is left.
+    private func catchUp(_ connection: PostgresConnection) throws {
+        while !stopping.load(ordering: .relaxed) {
+            let head = try connection.execute("SELECT seq FROM change_head").integer(0, 0) ?? applied
+            statusLock.withLock { $0.headSequence = head }
+            guard head > applied else { return }
+            let rows = try connection.execute("""
+                SELECT c.seq, (extract(epoch FROM c.committed_at) * 1000)::bigint, u.id, u.state, u.updated_us, u.event_us, u.stale, u.body
+                FROM customer_changes c LEFT JOIN customers u ON u.id = c.customer_id
+                WHERE c.seq > $1 ORDER BY c.seq LIMIT 2000
+                """, [.integer(applied)])
+            guard rows.count > 0, let first = rows.integer(0, 0), first == applied + 1 else {
+                // The changes after `applied` were pruned: start over from a consistent snapshot of every row.
+                let snapshot = try PostgresBackend.loadSnapshot(connection)
+                reload(snapshot)
+                applied = snapshot.sequence
+                statusLock.withLock { $0.appliedSequence = snapshot.sequence }
+                continue
+            }
+            var records: [CustomerRecord] = []
+            records.reserveCapacity(rows.count)
+            var last = applied
+            var lastCommitted: Int64 = 0
+            for index in 0..<rows.count {
+                last = rows.integer(index, 0) ?? last
+                lastCommitted = rows.integer(index, 1) ?? lastCommitted
+                if let record = PostgresBackend.record(rows, index, first: 2) { records.append(record) }
+            }
+            publish(records, last)
+            applied = last
+            let propagation = max(0, Date().timeIntervalSince1970 * 1000 - Double(lastCommitted))
+            statusLock.withLock {
+                $0.appliedSequence = last
+                $0.lastPropagationMilliseconds = propagation
+            }
+        }
+    }
+}

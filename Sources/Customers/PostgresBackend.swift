@@ -1,0 +1,330 @@
+import Foundation
+import PostgreSQL
+
+/// The PostgreSQL side of `CustomerStore`, shared by every replica. The database, not one process's memory, enforces
+/// the rules: event ids are deduplicated by a primary key, the rows a batch touches are read `FOR UPDATE` inside the
+/// transaction and decided by `CustomerRules`, and every committed change appends to a gap-free change sequence
+/// that the other replicas' followers apply.
+///
+/// Each transaction first locks the single `change_head` row. That serialises writers across replicas (each one
+/// still commits a whole batch per transaction), makes the sequence gap-free in commit order (a follower never
+/// skips a change that commits late), and means row locks are always taken by one writer at a time, so replicas
+/// never deadlock on each other's customers.
+final class PostgresBackend: StoreBackend, @unchecked Sendable {
+    // @unchecked: `connection`, `lastPrune` and `lastCommitSequence` are only touched on the writer thread.
+    static let notifyChannel = "customer_cache_changes"
+    /// pg_advisory_xact_lock key of the migrations (an arbitrary constant: "custcach").
+    static let migrationLockKey: Int64 = 0x6375_7374_6361_6368
+
+    let configuration: StoreConfiguration
+    private let database: PostgresConfiguration
+    private var connection: PostgresConnection?
+    private var lastPrune: Int64 = 0
+    private(set) var lastCommitSequence: Int64 = 0
+    private let stopped = DispatchGroup()
+    private let health: StoreHealthMonitor
+    /// While commits fail, the writer wakes this often to reconnect, so readiness recovers without traffic.
+    private let probeInterval = 1.0
+
+    var maxBatch: Int { configuration.maxBatch }
+
+    private init(configuration: StoreConfiguration, database: PostgresConfiguration, connection: PostgresConnection, health: StoreHealthMonitor) {
+        self.configuration = configuration
+        self.health = health
+        self.database = database
+        self.connection = connection
+        stopped.enter()
+    }
+
+    /// Connects, migrates (safe with N replicas starting at once) and reads everything, consistent with one change sequence.
+    static func open(_ configuration: StoreConfiguration, database: PostgresConfiguration,
+                     health: StoreHealthMonitor) throws(StoreError) -> (PostgresBackend, StoreSnapshot) {
+        do {
+            let connection = try PostgresConnection(database)
+            try connection.execute("SET synchronous_commit = on")
+            try makeMigrator().migrate(connection)
+            let snapshot = try loadSnapshot(connection)
+            let backend = PostgresBackend(configuration: configuration, database: database, connection: connection, health: health)
+            backend.lastCommitSequence = snapshot.sequence
+            return (backend, snapshot)
+        } catch let error as PostgresError {
+            throw StoreError(.openFailed, error.description)
+        } catch {
+            throw StoreError(.openFailed, "\(error)")
+        }
+    }
+
+    /// Every row, the checkpoints, the forget queue and the change head in one REPEATABLE READ snapshot, so the
+    /// follower can start exactly after `sequence`.
+    static func loadSnapshot(_ connection: PostgresConnection) throws -> StoreSnapshot {
+        try connection.transaction("REPEATABLE READ") { connection in
+            var snapshot = StoreSnapshot()
+            snapshot.sequence = try connection.execute("SELECT seq FROM change_head").integer(0, 0) ?? 0
+            let rows = try connection.execute("SELECT id, state, updated_us, event_us, stale, body FROM customers")
+            snapshot.records.reserveCapacity(rows.count)
+            for index in 0..<rows.count {
+                if let record = record(rows, index) { snapshot.records[record.id] = record }
+            }
+            for row in try connection.execute("SELECT name, value FROM checkpoints").rows {
+                if let name = row[0], let value = row[1] { snapshot.checkpoints[name] = value }
+            }
+            for row in try connection.execute("SELECT customer_id, queued_s, parked_reason, parked_s FROM forget_queue").rows {
+                guard let id = row[0] else { continue }
+                snapshot.forgets[id] = QueuedForget(id: id, queuedSeconds: row[1].flatMap { Int64($0) } ?? 0,
+                                                    parked: row[2].map { QueuedForget.Parked(reason: $0, atSeconds: row[3].flatMap { Int64($0) } ?? 0) })
+            }
+            return snapshot
+        }
+    }
+
+    /// A record from columns (id, state, updated_us, event_us, stale, body) starting at `first`.
+    static func record(_ rows: PostgresRows, _ index: Int, first: Int = 0) -> CustomerRecord? {
+        guard let id = rows.text(index, first), let stateValue = rows.integer(index, first + 1),
+              let state = CustomerRecord.State(rawValue: stateValue) else { return nil }
+        return CustomerRecord(id: id, state: state, updatedTime: rows.integer(index, first + 2) ?? 0, eventTime: rows.integer(index, first + 3) ?? 0,
+                              stale: rows.boolean(index, first + 4) ?? false, body: rows.bytes(index, first + 5) ?? [])
+    }
+
+    func close() {
+        connection?.close()
+        connection = nil
+        stopped.leave()
+    }
+
+    func waitUntilClosed() { stopped.wait() }
+
+    var nextWake: DispatchTime? { health.current.committing ? nil : .now() + probeInterval }
+
+    /// Reconnects while commits fail, so the store reports healthy again as soon as PostgreSQL is back.
+    func retryDueWork() {
+        guard !health.current.committing else { return }
+        if let connection = try? connected(), (try? connection.execute("SELECT 1")) != nil {
+            commitSucceeded()
+        } else {
+            connection = nil
+        }
+    }
+
+    private func commitSucceeded() { health.commitSucceeded() }
+
+    private func commitFailed(_ error: StoreError) -> StoreError {
+        health.commitFailed(error)
+        return error
+    }
+
+    /// One transaction for the whole batch. `current` (memory) is not consulted: the rows read `FOR UPDATE` are the
+    /// truth, since another replica may have written them.
+    func commit(_ requests: [[StoreOperation]], now: Int64, current _: (String) -> CustomerRecord?) -> Result<CommittedBatch, StoreError> {
+        do {
+            let connection = try connected()
+            let nowSeconds = now / 1_000_000
+            var vacuumNeeded = false
+            let batch = try connection.transaction { connection -> CommittedBatch in
+                let head = try connection.execute("SELECT seq FROM change_head FOR UPDATE").integer(0, 0) ?? 0
+                var touched: [String] = []
+                var eventIDs: [String] = []
+                for operations in requests {
+                    for operation in operations {
+                        switch operation {
+                        case .event(let event):
+                            eventIDs.append(event.id)
+                            if let id = event.customerID { touched.append(id) }
+                        case .snapshot(let customer, _): touched.append(customer.id)
+                        case .forget(let id, _), .markStale(let id): touched.append(id)
+                        case .forgetDelivered, .forgetParked, .setCheckpoint: break
+                        }
+                    }
+                }
+                var stored: [String: CustomerRecord] = [:]
+                if !touched.isEmpty {
+                    let rows = try connection.execute("""
+                        SELECT id, state, updated_us, event_us, stale, body FROM customers WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
+                        """, [.textArray(Array(Set(touched)))])
+                    for index in 0..<rows.count {
+                        if let record = Self.record(rows, index) { stored[record.id] = record }
+                    }
+                }
+                var fresh: Set<String> = []
+                if !eventIDs.isEmpty {
+                    let inserted = try connection.execute("""
+                        INSERT INTO processed_events (id, received_s) SELECT DISTINCT unnest($1::text[]), $2::bigint
+                        ON CONFLICT (id) DO NOTHING RETURNING id
+                        """, [.textArray(eventIDs), .integer(nowSeconds)])
+                    for row in inserted.rows { if let id = row[0] { fresh.insert(id) } }
+                }
+                var batch = CommittedBatch()
+                var overlay: [String: CustomerRecord] = [:]
+                var order: [String] = []
+                var seenInBatch: Set<String> = []
+                func lookup(_ id: String) -> CustomerRecord? { overlay[id] ?? stored[id] }
+                func apply(_ decision: Decision) -> ApplyOutcome {
+                    if case .write(let record, _) = decision {
+                        if overlay.updateValue(record, forKey: record.id) == nil { order.append(record.id) }
+                    }
+                    return decision.outcome
+                }
+                for operations in requests {
+                    var outcomes: [ApplyOutcome] = []
+                    outcomes.reserveCapacity(operations.count)
+                    for operation in operations {
+                        switch operation {
+                        case .event(let event):
+                            // Another replica (or an earlier batch) inserted this id first: the primary key decides.
+                            if seenInBatch.contains(event.id) || !fresh.contains(event.id) {
+                                outcomes.append(.duplicate)
+                                continue
+                            }
+                            seenInBatch.insert(event.id)
+                            outcomes.append(apply(CustomerRules.event(event, current: event.customerID.flatMap(lookup))))
+                        case .snapshot(let customer, let observedAt):
+                            outcomes.append(apply(CustomerRules.snapshot(customer, observedAt: observedAt, current: lookup(customer.id))))
+                        case .forget(let id, let queueUpstream):
+                            outcomes.append(apply(CustomerRules.forget(id: id, now: now, current: lookup(id))))
+                            if queueUpstream {
+                                try connection.execute("INSERT INTO forget_queue (customer_id, queued_s) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                                                       [.text(id), .integer(nowSeconds)])
+                                batch.forgetsQueued[id] = nowSeconds
+                            }
+                        case .markStale(let id):
+                            if let record = lookup(id), record.state == .live {
+                                outcomes.append(apply(CustomerRules.markStale(record)))
+                            } else {
+                                outcomes.append(.ignoredUnknownCustomer)
+                            }
+                        case .forgetDelivered(let id):
+                            try connection.execute("DELETE FROM forget_queue WHERE customer_id = $1", [.text(id)])
+                            batch.forgetsDelivered.insert(id)
+                            outcomes.append(.unchanged)
+                        case .forgetParked(let id, let reason):
+                            let parked = try connection.execute("UPDATE forget_queue SET parked_reason = $1, parked_s = $2 WHERE customer_id = $3",
+                                                                [.text(reason), .integer(nowSeconds), .text(id)])
+                            if parked.affectedRows > 0 { batch.forgetsParked[id] = QueuedForget.Parked(reason: reason, atSeconds: nowSeconds) }
+                            outcomes.append(.unchanged)
+                        case .setCheckpoint(let name, let value):
+                            if let value {
+                                try connection.execute("""
+                                    INSERT INTO checkpoints (name, value, updated_s) VALUES ($1, $2, $3)
+                                    ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_s = excluded.updated_s
+                                    """, [.text(name), .text(value), .integer(nowSeconds)])
+                            } else {
+                                try connection.execute("DELETE FROM checkpoints WHERE name = $1", [.text(name)])
+                            }
+                            batch.checkpoints.append((name, value))
+                            outcomes.append(.applied)
+                        }
+                    }
+                    batch.outcomes.append(outcomes)
+                }
+                let records = order.compactMap { overlay[$0] }
+                if !records.isEmpty {
+                    // Forget is a DELETE of the row that held PII; the tombstone is a new row without any.
+                    let purged = records.filter { $0.state == .forgotten && stored[$0.id]?.state != .forgotten }.map(\.id)
+                    if !purged.isEmpty {
+                        try connection.execute("DELETE FROM customers WHERE id = ANY($1::text[])", [.textArray(purged)])
+                        vacuumNeeded = true
+                    }
+                    let sequences = (1...Int64(records.count)).map { head + $0 }
+                    try connection.execute("""
+                        INSERT INTO customers (id, state, updated_us, event_us, stale, body, change_seq)
+                        SELECT * FROM unnest($1::text[], $2::smallint[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bytea[], $7::bigint[])
+                        ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_us = excluded.updated_us, event_us = excluded.event_us,
+                            stale = excluded.stale, body = excluded.body, change_seq = excluded.change_seq
+                        """, [.textArray(records.map(\.id)), .integerArray(records.map(\.state.rawValue)), .integerArray(records.map(\.updatedTime)),
+                              .integerArray(records.map(\.eventTime)), .booleanArray(records.map(\.stale)), .bytesArray(records.map(\.body)),
+                              .integerArray(sequences)])
+                    try connection.execute("INSERT INTO customer_changes (seq, customer_id) SELECT * FROM unnest($1::bigint[], $2::text[])",
+                                           [.integerArray(sequences), .textArray(records.map(\.id))])
+                    let newHead = head + Int64(records.count)
+                    try connection.execute("UPDATE change_head SET seq = $1", [.integer(newHead)])
+                    try connection.notify(Self.notifyChannel, payload: String(newHead))
+                    batch.records = records
+                    lastCommitSequence = newHead
+                }
+                return batch
+            }
+            if vacuumNeeded {
+                // The deleted row's bytes stay in its heap page until VACUUM prunes it and the space is reused.
+                _ = try? connection.execute("VACUUM customers")
+            }
+            if nowSeconds - lastPrune >= 60 {
+                lastPrune = nowSeconds
+                prune(connection, nowSeconds: nowSeconds)
+            }
+            commitSucceeded()
+            return .success(batch)
+        } catch let error as PostgresError {
+            if !(connection?.isConnected ?? false) { connection = nil }
+            return .failure(commitFailed(StoreError(.commitFailed, error.description)))
+        } catch let error as StoreError {
+            return .failure(commitFailed(error))
+        } catch {
+            return .failure(commitFailed(StoreError(.commitFailed, "\(error)")))
+        }
+    }
+
+    /// Bounded clean-up outside the batch transaction: expired event ids (same retention as SQLite) and changes
+    /// older than an hour that every follower has long applied (a follower further behind reloads everything).
+    private func prune(_ connection: PostgresConnection, nowSeconds: Int64) {
+        _ = try? connection.execute("""
+            DELETE FROM processed_events WHERE id IN (SELECT id FROM processed_events WHERE received_s < $1 LIMIT 5000)
+            """, [.integer(nowSeconds - configuration.dedupRetentionSeconds)])
+        _ = try? connection.execute("""
+            DELETE FROM customer_changes WHERE seq IN (SELECT seq FROM customer_changes WHERE committed_at < now() - interval '1 hour'
+                ORDER BY seq LIMIT 50000)
+            """)
+    }
+
+    /// The writer's connection, reconnecting after a failure (the batch that found it broken already answered 503).
+    private func connected() throws -> PostgresConnection {
+        if let connection, connection.isConnected { return connection }
+        connection?.close()
+        connection = nil
+        let fresh = try PostgresConnection(database)
+        try fresh.execute("SET synchronous_commit = on")
+        connection = fresh
+        return fresh
+    }
+
+    static func makeMigrator() -> PostgresMigrator {
+        var migrator = PostgresMigrator(lockKey: migrationLockKey)
+        migrator.register(version: 1, name: "customers, dedup, checkpoints, forget queue, change sequence", sql: """
+            CREATE TABLE customers (
+                id text PRIMARY KEY,
+                state smallint NOT NULL,
+                updated_us bigint NOT NULL,
+                event_us bigint NOT NULL,
+                stale boolean NOT NULL DEFAULT false,
+                body bytea NOT NULL,
+                change_seq bigint NOT NULL DEFAULT 0
+            );
+            CREATE TABLE processed_events (
+                id text PRIMARY KEY,
+                received_s bigint NOT NULL
+            );
+            CREATE INDEX processed_events_received ON processed_events (received_s);
+            CREATE TABLE checkpoints (
+                name text PRIMARY KEY,
+                value text NOT NULL,
+                updated_s bigint NOT NULL
+            );
+            CREATE TABLE forget_queue (
+                customer_id text PRIMARY KEY,
+                queued_s bigint NOT NULL
+            );
+            CREATE TABLE change_head (
+                only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+                seq bigint NOT NULL
+            );
+            INSERT INTO change_head (seq) VALUES (0);
+            CREATE TABLE customer_changes (
+                seq bigint PRIMARY KEY,
+                customer_id text NOT NULL,
+                committed_at timestamptz NOT NULL DEFAULT now()
+            );
+            """)
+        migrator.register(version: 2, name: "forget queue: parked refusals", sql: """
+            ALTER TABLE forget_queue ADD COLUMN parked_reason text, ADD COLUMN parked_s bigint;
+            """)
+        return migrator
+    }
+}

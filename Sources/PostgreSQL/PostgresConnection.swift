@@ -1,0 +1,224 @@
+import CLibPQ
+import Foundation
+
+/// Where and how to connect. The password is a separate field, handed to libpq as its own keyword, so it never has
+/// to be part of a URL that could reach argv or a log line.
+public struct PostgresConfiguration: Sendable {
+    /// A libpq connection URI (`postgres://user@host:port/db?sslmode=require`) or `key=value` string, without a password.
+    public var connectionString: String
+    /// The password (from a file or the environment), or nil for libpq's own sources (`~/.pgpass`, `PGPASSWORD`).
+    public var password: String?
+    /// Shown in `pg_stat_activity`.
+    public var applicationName: String = "customer-cache"
+    /// libpq's `connect_timeout`, in seconds.
+    public var connectTimeoutSeconds: Int = 5
+
+    public init(connectionString: String, password: String? = nil) {
+        self.connectionString = connectionString
+        self.password = password
+    }
+
+    /// The connection string with any `user:password@` password and `password=` parameter replaced by `***`, for logs.
+    public var redacted: String { Self.redact(connectionString) }
+
+    /// Replaces a password in a URI (`//user:secret@`) or in `password=` (query parameter or key/value) with `***`.
+    public static func redact(_ text: String) -> String {
+        var result = text
+        if let scheme = result.range(of: "://"), let at = result[scheme.upperBound...].firstIndex(of: "@"),
+           let colon = result[scheme.upperBound..<at].firstIndex(of: ":") {
+            result.replaceSubrange(result.index(after: colon)..<at, with: "***")
+        }
+        var searchFrom = result.startIndex
+        while let found = result.range(of: "password=", options: [.caseInsensitive], range: searchFrom..<result.endIndex) {
+            let end = result[found.upperBound...].firstIndex { $0 == "&" || $0 == " " } ?? result.endIndex
+            result.replaceSubrange(found.upperBound..<end, with: "***")
+            searchFrom = found.upperBound
+        }
+        return result
+    }
+}
+
+/// One libpq connection. Not thread-safe: one thread uses it at a time (the store's writer, the follower, a reader
+/// behind a lock). Statements take text-format parameters (bytes in binary format) and return text-format rows.
+public final class PostgresConnection {
+    private var handle: OpaquePointer?
+
+    /// Connects, or throws `.connection` with libpq's message (which never includes the password).
+    public init(_ configuration: PostgresConfiguration) throws(PostgresError) {
+        var keywords = ["dbname", "application_name", "connect_timeout", "client_encoding"]
+        var values = [configuration.connectionString, configuration.applicationName, String(configuration.connectTimeoutSeconds), "UTF8"]
+        if let password = configuration.password {
+            keywords.append("password")
+            values.append(password)
+        }
+        let connection = Self.withCStringArray(keywords) { keywordPointers in
+            Self.withCStringArray(values) { valuePointers in PQconnectdbParams(keywordPointers, valuePointers, 1) }
+        }
+        guard let connection else { throw PostgresError(.connection, message: "out of memory") }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.message(connection)
+            PQfinish(connection)
+            throw PostgresError(.connection, message: message)
+        }
+        clibpq_silence_notices(connection)
+        handle = connection
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    /// False once the connection broke; `reset()` tries to reconnect.
+    public var isConnected: Bool {
+        guard let handle else { return false }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// The server's version number (`150018` for 15.18).
+    public var serverVersion: Int { handle.map { Int(PQserverVersion($0)) } ?? 0 }
+
+    /// Reconnects with the same parameters; throws `.connection` when the server is still unreachable.
+    public func reset() throws(PostgresError) {
+        guard let handle else { throw PostgresError(.connection, message: "connection closed") }
+        PQreset(handle)
+        guard PQstatus(handle) == CONNECTION_OK else { throw PostgresError(.connection, message: Self.message(handle)) }
+    }
+
+    /// Closes the connection now rather than at deinit.
+    public func close() {
+        if let handle { PQfinish(handle) }
+        handle = nil
+    }
+
+    /// The socket libpq reads from, for `poll` (LISTEN/NOTIFY).
+    var socket: Int32 { handle.map { PQsocket($0) } ?? -1 }
+
+    /// Runs one statement with `$1…$n` parameters and returns its rows (empty for commands).
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresRows {
+        guard let handle else { throw PostgresError(.connection, message: "connection closed", sql: sql) }
+        let result = Self.run(handle, sql, parameters)
+        guard let result else {
+            throw PostgresError(PQstatus(handle) == CONNECTION_OK ? .protocolViolation : .connection, message: Self.message(handle), sql: sql)
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return PostgresRows(result: result)
+        default:
+            let sqlState = clibpq_sqlstate(result).map { String(cString: $0) }
+            let message = clibpq_primary_message(result).map { String(cString: $0) } ?? Self.message(handle)
+            let code: PostgresError.Code = PQstatus(handle) == CONNECTION_OK ? .statement : .connection
+            throw PostgresError(code, sqlState: sqlState, message: message, sql: sql)
+        }
+    }
+
+    /// Runs `body` inside `BEGIN … COMMIT`, rolling back when it throws. COMMIT of a transaction the server already
+    /// aborted answers `ROLLBACK`; that is reported as an error, never as success.
+    public func transaction<T>(_ isolation: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
+        try execute(isolation.map { "BEGIN ISOLATION LEVEL \($0)" } ?? "BEGIN")
+        let value: T
+        do {
+            value = try body(self)
+        } catch {
+            if isConnected { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+        guard let handle else { throw PostgresError(.connection, message: "connection closed", sql: "COMMIT") }
+        guard let result = PQexec(handle, "COMMIT") else {
+            throw PostgresError(.connection, message: Self.message(handle), sql: "COMMIT")
+        }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_COMMAND_OK else {
+            let sqlState = clibpq_sqlstate(result).map { String(cString: $0) }
+            let message = clibpq_primary_message(result).map { String(cString: $0) } ?? Self.message(handle)
+            throw PostgresError(PQstatus(handle) == CONNECTION_OK ? .statement : .connection, sqlState: sqlState, message: message, sql: "COMMIT")
+        }
+        guard String(cString: PQcmdStatus(result)) == "COMMIT" else {
+            throw PostgresError(.statement, sqlState: "40000", message: "transaction was rolled back by the server", sql: "COMMIT")
+        }
+        return value
+    }
+
+    /// Takes a transaction-scoped advisory lock (`pg_advisory_xact_lock`): held until COMMIT or ROLLBACK, waited for
+    /// when another session holds it. Use inside `transaction`.
+    public func advisoryTransactionLock(_ key: Int64) throws(PostgresError) {
+        try execute("SELECT pg_advisory_xact_lock($1)", [.integer(key)])
+    }
+
+    /// Tries a session-scoped advisory lock without waiting; true when taken. Released by `advisoryUnlock` or on disconnect.
+    public func tryAdvisoryLock(_ key: Int64) throws(PostgresError) -> Bool {
+        try execute("SELECT pg_try_advisory_lock($1)", [.integer(key)]).boolean(0, 0) ?? false
+    }
+
+    /// Releases a session-scoped advisory lock taken by `tryAdvisoryLock`.
+    public func advisoryUnlock(_ key: Int64) throws(PostgresError) {
+        try execute("SELECT pg_advisory_unlock($1)", [.integer(key)])
+    }
+
+    /// Reads what the socket has (PQconsumeInput); false when the connection broke.
+    func consumeInput() -> Bool {
+        guard let handle else { return false }
+        return PQconsumeInput(handle) == 1
+    }
+
+    /// The next queued notification (PQnotifies), if any.
+    func nextNotification() -> PostgresNotification? {
+        guard let handle, let raw = PQnotifies(handle) else { return nil }
+        defer { PQfreemem(raw) }
+        return PostgresNotification(channel: String(cString: raw.pointee.relname), payload: String(cString: raw.pointee.extra),
+                                    senderPID: raw.pointee.be_pid)
+    }
+
+    // MARK: libpq plumbing
+
+    private static func run(_ handle: OpaquePointer, _ sql: String, _ parameters: [PostgresValue]) -> OpaquePointer? {
+        // Without parameters the simple protocol runs, which also accepts several statements (migrations).
+        if parameters.isEmpty { return PQexec(handle, sql) }
+        var buffers: [UnsafeMutablePointer<CChar>?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        buffers.reserveCapacity(parameters.count)
+        defer { for buffer in buffers { free(buffer) } }
+        for parameter in parameters {
+            switch parameter {
+            case .null:
+                buffers.append(nil); lengths.append(0); formats.append(0)
+            case .text(let text):
+                buffers.append(strdup(text)); lengths.append(0); formats.append(0)
+            case .integer(let value):
+                buffers.append(strdup(String(value))); lengths.append(0); formats.append(0)
+            case .boolean(let value):
+                buffers.append(strdup(value ? "t" : "f")); lengths.append(0); formats.append(0)
+            case .bytes(let bytes):
+                // malloc, not allocate: every buffer is released with free() above.
+                let copy = malloc(max(bytes.count, 1))?.assumingMemoryBound(to: CChar.self)
+                bytes.withUnsafeBufferPointer { source in
+                    if let copy, let base = source.baseAddress { UnsafeMutableRawPointer(copy).copyMemory(from: base, byteCount: bytes.count) }
+                }
+                buffers.append(copy); lengths.append(Int32(bytes.count)); formats.append(1)
+            }
+        }
+        let pointers = buffers.map { UnsafePointer($0) }
+        return pointers.withUnsafeBufferPointer { values in
+            lengths.withUnsafeBufferPointer { lengthPointer in
+                formats.withUnsafeBufferPointer { formatPointer in
+                    PQexecParams(handle, sql, Int32(parameters.count), nil, values.baseAddress, lengthPointer.baseAddress, formatPointer.baseAddress, 0)
+                }
+            }
+        }
+    }
+
+    static func message(_ handle: OpaquePointer) -> String {
+        guard let text = PQerrorMessage(handle) else { return "unknown error" }
+        return String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        let copies = strings.map { strdup($0) }
+        defer { for copy in copies { free(copy) } }
+        let pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) } + [nil]
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+

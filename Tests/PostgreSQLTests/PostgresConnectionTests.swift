@@ -1,0 +1,165 @@
+import Foundation
+import HTTPTestClient
+import PostgreSQL
+import Testing
+
+@Suite("PostgreSQL connection (real server)", .enabled(if: TestDatabase.isAvailable, "needs CUSTOMER_CACHE_TEST_DATABASE_URL (scripts/test starts a server)"))
+struct PostgresConnectionTests {
+    @Test("parameters round-trip as text, integers, booleans, NULL and arbitrary bytes")
+    func parameters() throws {
+        let database = try TestDatabase()
+        let connection = try database.connect()
+        let bytes: [UInt8] = [0, 1, 0x5C, 0x27, 0xFF, 0x22]
+        let rows = try connection.execute("SELECT $1::text, $2::bigint, $3::boolean, $4::text IS NULL, $5::bytea, length($5::bytea)",
+                                          [.text("o'hara \\ \"x\" ünï"), .integer(-9_000_000_000), .boolean(true), .null, .bytes(bytes)])
+        #expect(rows.text(0, 0) == "o'hara \\ \"x\" ünï")
+        #expect(rows.integer(0, 1) == -9_000_000_000)
+        #expect(rows.boolean(0, 2) == true)
+        #expect(rows.boolean(0, 3) == true)
+        #expect(rows.bytes(0, 4) == bytes)
+        #expect(rows.integer(0, 5) == 6)
+    }
+
+    @Test("array literals survive quotes, backslashes and commas in elements")
+    func arrays() throws {
+        let database = try TestDatabase()
+        let connection = try database.connect()
+        let texts = ["a,b", "q\"uote", "back\\slash", "", "{}"]
+        let rows = try connection.execute("SELECT unnest($1::text[]), unnest($2::bytea[]), unnest($3::bigint[]), unnest($4::boolean[])",
+                                          [.textArray(texts), .bytesArray([[1], [0xAB, 0], [], [0x22], [0x5C]]),
+                                           .integerArray([1, 2, 3, 4, 5]), .booleanArray([true, false, true, false, true])])
+        #expect(rows.rows.map { $0[0] } == texts)
+        #expect((0..<5).map { rows.bytes($0, 1) } == [[1], [0xAB, 0], [], [0x22], [0x5C]])
+        #expect((0..<5).map { rows.integer($0, 2) } == [1, 2, 3, 4, 5])
+    }
+
+    @Test("a unique violation carries SQLSTATE 23505 and no row values in its message")
+    func uniqueViolation() throws {
+        let database = try TestDatabase()
+        let connection = try database.connect()
+        try connection.execute("CREATE TABLE t (id text PRIMARY KEY)")
+        try connection.execute("INSERT INTO t VALUES ($1)", [.text("secret-value@example.com")])
+        let error = #expect(throws: PostgresError.self) { try connection.execute("INSERT INTO t VALUES ($1)", [.text("secret-value@example.com")]) }
+        #expect(error?.sqlState == "23505")
+        #expect(error?.code == .statement)
+        #expect(error?.description.contains("secret-value") == false)
+        // The connection stays usable after a statement error.
+        #expect(try connection.execute("SELECT count(*) FROM t").integer(0, 0) == 1)
+    }
+
+    @Test("a transaction that throws rolls back; one that commits is visible to another session")
+    func transactions() throws {
+        let database = try TestDatabase()
+        let connection = try database.connect()
+        let other = try database.connect()
+        try connection.execute("CREATE TABLE t (n bigint)")
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try connection.transaction { connection in
+                try connection.execute("INSERT INTO t VALUES (1)")
+                throw Abort()
+            }
+        }
+        _ = try connection.transaction { connection in try connection.execute("INSERT INTO t VALUES (2)") }
+        #expect(try other.execute("SELECT n FROM t").rows == [["2"]])
+    }
+
+    @Test("COMMIT of a transaction the server aborted is an error, not a silent rollback")
+    func abortedCommit() throws {
+        let database = try TestDatabase()
+        let connection = try database.connect()
+        try connection.execute("CREATE TABLE t (n bigint PRIMARY KEY)")
+        #expect(throws: PostgresError.self) {
+            try connection.transaction { connection in
+                try connection.execute("INSERT INTO t VALUES (1)")
+                _ = try? connection.execute("INSERT INTO t VALUES (1)")  // aborts the transaction; swallowed here
+            }
+        }
+        #expect(try connection.execute("SELECT count(*) FROM t").integer(0, 0) == 0)
+    }
+
+    @Test("a wrong password fails with a connection error that does not contain the password")
+    func wrongPassword() throws {
+        let server = try #require(TestDatabase.server)
+        let error = #expect(throws: PostgresError.self) {
+            try PostgresConnection(PostgresConfiguration(connectionString: server.url, password: "hunter2-wrong"))
+        }
+        #expect(error?.code == .connection)
+        #expect(error?.description.contains("hunter2") == false)
+    }
+
+    @Test("redaction hides passwords in URLs and key/value strings")
+    func redaction() {
+        #expect(PostgresConfiguration.redact("postgres://u:s3cret@h:5432/db") == "postgres://u:***@h:5432/db")
+        #expect(PostgresConfiguration.redact("postgres://h/db?password=s3cret&sslmode=require") == "postgres://h/db?password=***&sslmode=require")
+        #expect(PostgresConfiguration.redact("host=h password=s3cret dbname=x") == "host=h password=*** dbname=x")
+        #expect(PostgresConfiguration.redact("postgres://u@h/db") == "postgres://u@h/db")
+    }
+
+    @Test("LISTEN receives a NOTIFY sent by another session only after that session commits")
+    func listenNotify() throws {
+        let database = try TestDatabase()
+        let listener = try database.connect()
+        let sender = try database.connect()
+        let channel = "ch_" + database.schema
+        try listener.listen(channel)
+        try sender.transaction { connection in
+            try connection.notify(channel, payload: "42")
+            #expect(try listener.waitForNotifications(timeoutMilliseconds: 200).isEmpty)
+        }
+        var received: [PostgresNotification] = []
+        let deadline = Date().addingTimeInterval(10)
+        while received.isEmpty, Date() < deadline { received = try listener.waitForNotifications(timeoutMilliseconds: 500) }
+        #expect(received.map(\.channel) == [channel])
+        #expect(received.map(\.payload) == ["42"])
+    }
+
+    @Test("a transaction advisory lock makes a second session wait until the first commits")
+    func advisoryLock() throws {
+        let database = try TestDatabase()
+        let first = try database.connect()
+        let second = try database.connect()
+        let key = Int64.random(in: 1...Int64.max)
+        try first.execute("BEGIN")
+        try first.advisoryTransactionLock(key)
+        #expect(try second.tryAdvisoryLock(key) == false)
+        try first.execute("COMMIT")
+        #expect(try second.tryAdvisoryLock(key) == true)
+        try second.advisoryUnlock(key)
+    }
+
+    @Test("migrations run once when eight sessions migrate at the same moment, and refuse a newer database")
+    func concurrentMigrations() async throws {
+        let database = try TestDatabase()
+        var migrator = PostgresMigrator(lockKey: Int64.random(in: 1...Int64.max))
+        migrator.register(version: 1, name: "t", sql: "CREATE TABLE t (n bigint); INSERT INTO t VALUES (1);")
+        migrator.register(version: 2, name: "u", sql: "INSERT INTO t VALUES (2);")
+        let finalMigrator = migrator
+        let results = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask { try finalMigrator.migrate(try database.connect()).from }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.filter { $0 == 0 }.count == 1)
+        #expect(results.filter { $0 == 2 }.count == 7)
+        let connection = try database.connect()
+        #expect(try connection.execute("SELECT n FROM t ORDER BY n").rows == [["1"], ["2"]])
+        var older = PostgresMigrator(lockKey: migrator.lockKey)
+        older.register(version: 1, name: "t", sql: "SELECT 1")
+        #expect(throws: PostgresError.self) { try older.migrate(connection) }
+    }
+
+    @Test("a server-side terminated session reports a transient connection error, and reset reconnects")
+    func terminatedSession() throws {
+        let database = try TestDatabase()
+        let victim = try database.connect()
+        let killer = try database.connect()
+        let pid = try #require(try victim.execute("SELECT pg_backend_pid()").integer(0, 0))
+        try killer.execute("SELECT pg_terminate_backend($1::int)", [.integer(pid)])
+        let error = #expect(throws: PostgresError.self) { try victim.execute("SELECT 1") }
+        #expect(error?.isTransient == true)
+        try victim.reset()
+        #expect(try victim.execute("SELECT 1").integer(0, 0) == 1)
+    }
+}
