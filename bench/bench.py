@@ -58,10 +58,10 @@ def wrk(url, script=None, connections=CONNECTIONS, duration=DURATION):
 
 
 class Server:
-    def __init__(self, cmd, port, env=None):  # noqa: D107
+    def __init__(self, cmd, port, env=None, timeout=20):  # noqa: D107
         self.port = port
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        wait_port(port)
+        wait_port(port, timeout)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -71,12 +71,15 @@ class Server:
             self.proc.kill()
 
 
-def start_nginx(port, body_bytes_for_post):
+def start_nginx(port, body_bytes_for_post, wrapper=(), extra_locations="", timeout=20):
     tmp = tempfile.mkdtemp(prefix="bench-nginx-")
     conf = os.path.join(tmp, "nginx.conf")
     big = "x" * body_bytes_for_post
+    # Under a wrapper (callgrind) the worker must be the process the wrapper runs: no master to fork it.
+    master = "master_process off;" if wrapper else ""
     open(conf, "w").write(f"""
 worker_processes 1;
+{master}
 daemon off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
@@ -91,10 +94,11 @@ http {{
     location = /small {{ default_type application/json; return 200 '{SMALL_BODY}'; }}
     location = /echo {{ default_type application/json; client_body_buffer_size 16k; return 200 '{big}'; }}
     location = /sized {{ default_type application/json; return 200 '{big}'; }}
+    {extra_locations}
   }}
 }}
 """)
-    return Server([NGINX, "-c", conf, "-p", tmp], port)
+    return Server([*wrapper, NGINX, "-c", conf, "-p", tmp], port, timeout=timeout)
 
 
 def post_script(size):
@@ -143,14 +147,15 @@ def http_bench():
         nginx.stop()
 
 
-def start_service(extra_env=None, args=()):
+def start_service(extra_env=None, args=(), wrapper=(), binary=None, timeout=20):
     webhook, rpc = free_port(), free_port()
     data = tempfile.mkdtemp(prefix="bench-data-")
     env = dict(os.environ, CUSTOMER_CACHE_WEBHOOK_SECRETS="bench-secret", **(extra_env or {}))
-    server = Server([os.path.join(RELEASE, "customer-cache"), "serve", "--webhook-listen", f"127.0.0.1:{webhook}",
-                     "--rpc-listen", f"127.0.0.1:{rpc}", "--data-dir", data, "--log-level", "warning", *args], rpc, env=env)
-    wait_port(webhook)
-    wait_ready(rpc)
+    server = Server([*wrapper, binary or os.path.join(RELEASE, "customer-cache"), "serve", "--webhook-listen", f"127.0.0.1:{webhook}",
+                     "--rpc-listen", f"127.0.0.1:{rpc}", "--data-dir", data, "--log-level", "warning", *args], rpc, env=env,
+                    timeout=timeout)
+    wait_port(webhook, timeout)
+    wait_ready(rpc, timeout)
     return server, webhook, rpc, data
 
 
@@ -311,6 +316,223 @@ def warm_bench():
         print(f"  WARNING: {len(bad)} runs did not load every customer cleanly")
 
 
+class KeepAliveClient:
+    """One keep-alive connection sending requests strictly one after another, so the server does the same work per
+    request whatever the machine's load (what callgrind counts must not depend on batching by concurrency)."""
+
+    def __init__(self, port):  # noqa: D107
+        self.sock = socket.create_connection(("127.0.0.1", port), 30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def exchange(self, request):
+        self.sock.sendall(request)
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self._recv()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))
+        while len(self.buffer) < length:
+            self.buffer += self._recv()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return int(head.split(b" ", 2)[1]), body
+
+    def _recv(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("server closed the keep-alive connection")
+        return chunk
+
+    def close(self):
+        self.sock.close()
+
+
+def http_request(method, path, port, body=b"", headers=()):
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", *headers]
+    if body or method == "POST":
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def webhook_event(i):
+    """A customer.updated event like customer-cache-bench's: its own event id, one of 1,000 customers, and an
+    updatedTime that rises with i, so every event is newer than the stored copy and is really written."""
+    import datetime, json
+    stamp = (datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(milliseconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    customer = f"instr-{i % 1000}"
+    return json.dumps({"id": f"instr-event-{i}", "type": "customer.updated", "data": {"object": {
+        "id": customer, "email": f"{customer}@example.com", "enabled": True, "locale": "en_US", "type": "individual",
+        "liveMode": False, "updatedTime": stamp,
+        "shipping": {"name": "Bench User", "phone": "555-0100", "address": {"line1": "1 Main St", "city": "Minneapolis",
+                                                                           "postalCode": "55401", "state": "MN", "country": "US"}},
+        "metadata": {"tier": "gold", "source": "bench"}}}, "liveMode": False, "createdTime": stamp,
+        "digitalriverVersion": "2021-12-13"}, separators=(",", ":")).encode()
+
+
+def signed_webhook(i, port, secret="bench-secret"):
+    """The request with a DigitalRiver-Signature made now, so a slow run under valgrind stays inside the tolerance."""
+    import base64, hashlib, hmac
+    body = webhook_event(i)
+    timestamp = str(int(time.time()))
+    signature = base64.b64encode(hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).digest()).decode()
+    return http_request("POST", "/webhooks/digitalriver", port, body, [f"DigitalRiver-Signature: {timestamp}, {signature}"])
+
+
+class Callgrind:
+    """A server run under `valgrind --tool=callgrind`, counting user-space instructions of all its threads (the
+    webhook writer's too) between `callgrind_control -z` and `-d`."""
+
+    def __init__(self):  # noqa: D107
+        self.dir = tempfile.mkdtemp(prefix="bench-callgrind-")
+        self.wrapper = ["valgrind", "--tool=callgrind", "--collect-atstart=yes", "--dump-instr=no",
+                        f"--callgrind-out-file={self.dir}/callgrind.out"]
+
+    def count(self, pid, work):
+        """Zeroes the counters, runs `work()`, dumps; returns (total Ir, path of the dump)."""
+        subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True)
+        before = set(os.listdir(self.dir))
+        work()
+        subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            new = sorted(set(os.listdir(self.dir)) - before)
+            if new:
+                path = os.path.join(self.dir, new[-1])
+                text = open(path).read()
+                # summary: what the counter ran since the zero (callgrind_annotate's PROGRAM TOTALS). totals: can be a
+                # little higher, as it adds the cost of calls that were already in progress at the zero.
+                found = re.search(r"^summary:\s*(\d+)", text, re.M) or re.search(r"^totals:\s*(\d+)", text, re.M)
+                if found:
+                    return int(found.group(1)), path
+            time.sleep(0.1)
+        raise RuntimeError(f"callgrind wrote no dump into {self.dir}")
+
+    def per_request(self, pid, port, make_request, check, warmup, measured):
+        """Instructions per request: `warmup` requests first (caches, allocator, lazy initialisation), then the
+        counters are zeroed, `measured` more are sent from the same keep-alive connection and dumped."""
+        client = KeepAliveClient(port)
+        sequence = iter(range(warmup + measured))
+
+        def send(n):
+            for _ in range(n):
+                i = next(sequence)
+                status, body = client.exchange(make_request(i))
+                check(i, status, body)
+        try:
+            send(warmup)
+            total, path = self.count(pid, lambda: send(measured))
+        finally:
+            client.close()
+        return total / measured, path
+
+    def idle_per_second(self, pid, seconds=2.0):
+        """What the process spends with no traffic (timers, housekeeping), so a reader can tell it from per-request cost."""
+        total, _ = self.count(pid, lambda: time.sleep(seconds))
+        return total / seconds
+
+
+def top_functions(dump, requests, count=10):
+    """The `count` functions with the highest self cost in a callgrind dump, per request, Swift names demangled."""
+    # Calls already in progress at `callgrind_control -z` are written with `calls=0`, which callgrind_annotate 3.19
+    # then books as the caller's self cost (the thread's entry function gets everything). Counting them as one call
+    # puts the cost back where it was spent.
+    fixed = dump + ".annotate"
+    with open(dump) as source, open(fixed, "w") as target:
+        for line in source:
+            target.write("calls=1 " + line[len("calls=0 "):] if line.startswith("calls=0 ") else line)
+    out = subprocess.run(["callgrind_annotate", "--inclusive=no", fixed], capture_output=True, text=True).stdout
+    rows = []
+    for line in out.splitlines():
+        found = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(?:[^:\s]*:)?(\S+.*?)(?:\s+\[(.*)\])?\s*$", line)
+        if found and "PROGRAM TOTALS" not in line:
+            library = os.path.basename(found.group(3) or "")
+            rows.append((int(found.group(1).replace(",", "")), found.group(2), library))
+        if len(rows) == count:
+            break
+    names = [name for _, name, _ in rows]
+    swift = shutil.which("swift")
+    if swift and names:
+        demangled = subprocess.run([swift, "demangle", "--simplified"], input="\n".join(names) + "\n",
+                                   capture_output=True, text=True)
+        if demangled.returncode == 0 and len(demangled.stdout.splitlines()) == len(rows):
+            names = demangled.stdout.splitlines()
+    return [(cost / requests, name, library) for (cost, _, library), name in zip(rows, names)]
+
+
+def instructions_bench():
+    """Instructions per request under callgrind: the same figure whatever else the machine is doing, unlike req/s.
+
+    The release binary is copied with its debug info stripped (valgrind 3.19 cannot read Swift's DWARF 5). Each
+    figure: INSTR_WARMUP requests (default 2,000), counters zeroed, INSTR_REQUESTS more (default 8,000) from one
+    keep-alive client, dump, total Ir / INSTR_REQUESTS. nginx (one worker, no master) gets the same requests and
+    answers bodies of the same size as ours, under the same callgrind, in the same run.
+    """
+    warmup = int(os.environ.get("INSTR_WARMUP", "2000"))
+    measured = int(os.environ.get("INSTR_REQUESTS", "8000"))
+    binary = os.path.join(tempfile.mkdtemp(prefix="bench-stripped-"), "customer-cache")
+    shutil.copy2(os.path.join(RELEASE, "customer-cache"), binary)
+    subprocess.run(["strip", "--strip-debug", binary], check=True)
+
+    reply_sizes = {}  # our reply body sizes by what they must contain; nginx then answers with bodies as long
+
+    def expect(wanted_status, wanted_text):
+        def check(i, status, body):
+            if status != wanted_status or wanted_text not in body:
+                raise RuntimeError(f"request {i}: {status} {body[:200]!r} (wanted {wanted_status} with {wanted_text!r})")
+            reply_sizes[wanted_text] = len(body)
+        return check
+
+    grind = Callgrind()
+    service, webhook, rpc, data = start_service(wrapper=grind.wrapper, binary=binary, timeout=180)
+    try:
+        for start in range(0, 1000, 500):
+            rpc_call(rpc, {"jsonrpc": "2.0", "method": "cache.load", "id": 1,
+                           "params": {"customers": [synthetic_customer(i) for i in range(start, start + 500)]}})
+        import json
+        get_body = json.dumps({"jsonrpc": "2.0", "method": "customer.get", "params": {"id": "cust-000042"}, "id": 1}).encode()
+        get_request = http_request("POST", "/rpc", rpc, get_body)
+        ours_get, get_dump = grind.per_request(service.proc.pid, rpc, lambda i: get_request,
+                                               expect(200, b'"cust-000042"'), warmup, measured)
+        ours_hook, _ = grind.per_request(service.proc.pid, webhook, lambda i: signed_webhook(i, webhook),
+                                         expect(200, b'"applied"'), warmup, measured)
+        ours_idle = grind.idle_per_second(service.proc.pid)
+    finally:
+        service.stop()
+        shutil.rmtree(data, ignore_errors=True)
+    get_reply, hook_reply = reply_sizes[b'"cust-000042"'], reply_sizes[b'"applied"']
+
+    nginx_grind = Callgrind()
+    nginx_port = free_port()
+    extra = (f"location = /rpc {{ default_type application/json; return 200 '{'x' * get_reply}'; }}\n"
+             f"    location = /webhooks/digitalriver {{ default_type application/json; return 200 '{'x' * hook_reply}'; }}")
+    nginx = start_nginx(nginx_port, get_reply, wrapper=nginx_grind.wrapper, extra_locations=extra, timeout=60)
+    try:
+        pid = nginx.proc.pid
+        nginx_get, _ = nginx_grind.per_request(pid, nginx_port, lambda i: http_request("POST", "/rpc", nginx_port, get_body),
+                                               expect(200, b"x"), warmup, measured)
+        nginx_sized, _ = nginx_grind.per_request(pid, nginx_port, lambda i: http_request("GET", "/sized", nginx_port),
+                                                 expect(200, b"x"), warmup, measured)
+        nginx_hook, _ = nginx_grind.per_request(pid, nginx_port, lambda i: signed_webhook(i, nginx_port),
+                                                expect(200, b"x"), warmup, measured)
+    finally:
+        nginx.stop()
+
+    print(f"\nuser-space instructions per request (callgrind Ir, all threads; {warmup} warm-up then {measured} counted, "
+          f"one keep-alive client)")
+    # (label, ours, nginx, whether our figure is printed: the GET row repeats customer.get's for its ratio only)
+    rows = [(f"customer.get cache hit ({get_reply}-byte reply; nginx: the same POST, same-sized body)", ours_get, nginx_get, True),
+            ("  nginx instead: GET /sized, same-sized body (as in bench/run rpc)", ours_get, nginx_sized, False),
+            ("signed webhook, applied and committed (nginx: the same POST, same-sized body)", ours_hook, nginx_hook, True)]
+    print(f"  {'':80} {'ours':>8} {'nginx':>8} {'ratio':>6}")
+    for label, ours, base, shown in rows:
+        print(f"  {label:80} {f'{ours:8.0f}' if shown else ' ' * 8} {base:8.0f} {ours / base:6.2f}")
+    print(f"  idle customer-cache: {ours_idle:.0f} instructions/s with no traffic (included above in proportion to run time)")
+    print(f"\n  customer.get: top 10 functions by self cost, instructions per request")
+    for cost, name, library in top_functions(get_dump, measured):
+        print(f"  {cost:10.0f}  {name[:100]}  [{library}]")
+    for directory in (grind.dir, nginx_grind.dir, os.path.dirname(binary)):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def soak():
     port = free_port()
     ours = Server([os.path.join(RELEASE, "http-bench-server"), f"127.0.0.1:{port}"], port)
@@ -375,8 +597,8 @@ def postgres_bench():
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "http"
     scenarios = {"http": [http_bench], "soak": [soak], "rpc": [rpc_bench], "webhooks": [webhook_bench], "warm": [warm_bench],
-                 "postgres": [postgres_bench]}
-    scenarios["all"] = [f for name in ("http", "rpc", "webhooks", "warm", "soak") for f in scenarios[name]]
+                 "postgres": [postgres_bench], "instructions": [instructions_bench]}
+    scenarios["all"] = [f for name in ("http", "rpc", "webhooks", "warm", "soak", "instructions") for f in scenarios[name]]
     if mode not in scenarios:
         sys.exit(f"unknown scenario {mode}; one of {', '.join(scenarios)}")
     for scenario in scenarios[mode]:
