@@ -124,7 +124,13 @@ final class CustomerMethods: Sendable {
     /// When Digital River is down, a cached live copy is served rather than an error.
     private func readThrough(_ id: String) async -> Result<CustomerRecord, JSONRPCError> {
         await reads.run(id) { [self] in
-            guard let upstream, let store = store.current else { return .failure(notFound(id)) }
+            guard let store = store.current else { return .failure(RPCErrorCode.storeUnavailable.error([("reason", "store is opening")])) }
+            guard let upstream else {
+                // Only `consistency: "upstream"` gets here without an upstream. Saying "not found" would deny a
+                // customer the cache may hold, so the answer names the missing upstream instead.
+                if let cached = store.record(for: id), cached.state != .live { return .failure(gone(cached)) }
+                return .failure(Self.noUpstream)
+            }
             let fetched: Customer?
             do throws(DigitalRiverError) {
                 fetched = try await upstream.retrieveCustomer(id: id)
@@ -166,7 +172,7 @@ final class CustomerMethods: Sendable {
             counters.ensureExisting.increment()
             return Self.ensureResult(record, created: false)
         }
-        guard upstream != nil else { throw RPCErrorCode.upstreamUnavailable.error([("reason", "no upstream configured")]) }
+        guard upstream != nil else { throw Self.noUpstream }
         let (record, created) = try await ensures.run(id) { [self] in await ensureUpstream(id: id, body: body, store: store) }.get()
         (created ? counters.ensureCreated : counters.ensureExisting).increment()
         return Self.ensureResult(record, created: created)
@@ -174,7 +180,7 @@ final class CustomerMethods: Sendable {
 
     /// Read, else create, else (a concurrent creator won) read back. Never updates an existing customer.
     private func ensureUpstream(id: String, body: JSONObject, store: CustomerStore) async -> Result<(CustomerRecord, Bool), JSONRPCError> {
-        guard let upstream else { return .failure(RPCErrorCode.upstreamUnavailable.error([("reason", "no upstream configured")])) }
+        guard let upstream else { return .failure(Self.noUpstream) }
         do throws(DigitalRiverError) {
             if let existing = try await upstream.retrieveCustomer(id: id) {
                 return await storeSnapshot(existing, in: store).map { ($0, false) }
@@ -302,6 +308,9 @@ final class CustomerMethods: Sendable {
         }
         return id
     }
+
+    /// No API key and no sandbox: the request needs Digital River, which this deployment does not talk to.
+    private static let noUpstream = RPCErrorCode.upstreamUnavailable.error([("reason", "no upstream configured")])
 
     private func notFound(_ id: String) -> JSONRPCError {
         RPCErrorCode.customerNotFound.error([("id", .string(id)), ("upstream", upstream == nil ? "disabled" : "checked")])
