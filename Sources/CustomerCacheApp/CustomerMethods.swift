@@ -115,9 +115,19 @@ final class CustomerMethods: Sendable {
             case .needsAsync: break
             }
         }
-        counters.getReadThrough.increment()
-        let record = try await readThrough(parameters.id).get()
-        return JSONRPCResult(encoded: record.body)
+        // Each call ends in exactly one outcome, so sum() over customer.get's series counts calls.
+        switch await readThrough(parameters.id) {
+        case .success(let record):
+            counters.getReadThrough.increment()
+            return JSONRPCResult(encoded: record.body)
+        case .failure(let error):
+            switch error.code {
+            case RPCErrorCode.customerNotFound.rawValue: counters.getNotFound.increment()
+            case RPCErrorCode.customerGone.rawValue: counters.getGone.increment()
+            default: counters.getFailed.increment()
+            }
+            throw error
+        }
     }
 
     /// Fetches one customer from Digital River (single-flight per id) and stores it under the snapshot rules.
@@ -343,7 +353,7 @@ final class CustomerMethods: Sendable {
 
 /// Per-method outcome counters for /metrics.
 final class RPCCounters: Sendable {
-    let getHit, getReadThrough, getNotFound, getGone, servedStale, ensureCreated, ensureExisting, forgets, loaded: Counter
+    let getHit, getReadThrough, getNotFound, getGone, getFailed, servedStale, ensureCreated, ensureExisting, forgets, loaded: Counter
 
     init(_ metrics: MetricsRegistry) {
         let name = "customer_cache_rpc_outcomes_total"
@@ -352,7 +362,10 @@ final class RPCCounters: Sendable {
         getReadThrough = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "read_through")])
         getNotFound = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "not_found")])
         getGone = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "gone")])
-        servedStale = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "served_cached_upstream_down")])
+        getFailed = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "error")])
+        // A separate metric: a call served this way is also a read_through outcome, and must not count twice.
+        servedStale = metrics.counter("customer_cache_served_cached_upstream_down_total",
+                                      help: "Upstream reads that failed and were answered with the cached copy.", labels: [])
         ensureCreated = metrics.counter(name, help: help, labels: [("method", "customer.ensure"), ("outcome", "created")])
         ensureExisting = metrics.counter(name, help: help, labels: [("method", "customer.ensure"), ("outcome", "existing")])
         forgets = metrics.counter(name, help: help, labels: [("method", "customer.forget"), ("outcome", "forgotten")])
