@@ -362,7 +362,17 @@ def validate_exchanges(validators):
     expect(checked > 50, f"{checked} live exchanges validated with openapi-core and openrpc.json's schemas")
 
 
+def validate_fixtures():
+    """Digital River's documented objects (Tests/Fixtures/digitalriver) must be accepted by the input schemas."""
+    fixtures = ROOT / "Tests" / "Fixtures" / "digitalriver"
+    for name, schema in [("customer-201.json", "Customer"), ("source-amazon-pay.json", "Source")]:
+        validator = Draft7Validator({"$ref": f"urn:openrpc#/components/schemas/{schema}"}, registry=REGISTRY)
+        problems = [error.message for error in validator.iter_errors(json.loads((fixtures / name).read_text()))]
+        expect(not problems, f"fixture {name} matches openrpc.json's {schema} schema {problems or ''}")
+
+
 def main():
+    validate_fixtures()
     services = [Service("sandbox", "--sandbox", "--sandbox-seed", "10")]
     try:
         services.append(Service("cache-only"))
