@@ -371,6 +371,20 @@ def validate_fixtures():
         expect(not problems, f"fixture {name} matches openrpc.json's {schema} schema {problems or ''}")
 
 
+def check_metrics(service):
+    """After the clients ran: /metrics parses (prometheus_client's parser), every series of a metric carries the same
+    label names (so sum() by any label is meaningful), and webhook/rpc outcome counters have exactly one label set."""
+    from prometheus_client.parser import text_string_to_metric_families
+    text = requests.get(f"http://127.0.0.1:{service.port}/metrics").text
+    problems = []
+    for family in text_string_to_metric_families(text):
+        label_sets = {tuple(sorted(sample.labels)) for sample in family.samples
+                      if not sample.name.endswith(("_bucket", "_created"))}
+        if len(label_sets) > 1:
+            problems.append(f"{family.name}: series with different labels {sorted(label_sets)}")
+    expect(not problems, f"/metrics parses and each metric's series share one label set {problems or ''}")
+
+
 def main():
     validate_fixtures()
     services = [Service("sandbox", "--sandbox", "--sandbox-seed", "10")]
@@ -383,6 +397,7 @@ def main():
             drive_cache_only(driver_class(cache_only.url))
             drive_scoped(driver_class(scoped.url, token="reader-token-0123456789"))
         drive_malformed(sandbox.url)
+        check_metrics(sandbox)
         validate_exchanges({service.url: openapi_validator(service.url) for service in services})
         for name, codes in reached.items():
             print(f"     {name}: error codes seen {sorted(codes)}")
