@@ -29,10 +29,21 @@ struct InternalsTests {
         #expect(bucket.take(now: 600_000) == nil)
     }
 
-    @Test("sandbox times always carry six fraction digits")
+    @Test("sandbox times carry milliseconds, as Digital River's documented objects do")
     func timeFormat() {
-        #expect(sandboxTimeString(1_700_000_000_000_000) == "2023-11-14T22:13:20.000000Z")
-        #expect(sandboxTimeString(1_700_000_000_000_001) == "2023-11-14T22:13:20.000001Z")
+        #expect(sandboxTimeString(1_700_000_000_000_000) == "2023-11-14T22:13:20.000Z")
+        #expect(sandboxTimeString(1_700_000_000_632_999) == "2023-11-14T22:13:20.632Z")
+        #expect(sandboxTimeString(1_700_000_000_100_000) == "2023-11-14T22:13:20.100Z")
+    }
+
+    @Test("the sandbox clock issues whole, strictly increasing milliseconds")
+    func clockMilliseconds() {
+        var clock = SandboxClock()
+        let first = clock.next(), second = clock.next()
+        #expect(first % 1_000 == 0 && second % 1_000 == 0)
+        #expect(second > first)
+        clock.advance(past: second + 1_500)
+        #expect(clock.next() > second + 1_500)
     }
 
     @Test("webhook URLs with credentials are logged without them")
