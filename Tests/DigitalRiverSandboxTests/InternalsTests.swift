@@ -1,5 +1,6 @@
 @testable import DigitalRiverSandbox
 import Customers
+import JSON
 import Testing
 
 @Suite("Sandbox internals without sockets")
@@ -34,6 +35,16 @@ struct InternalsTests {
         #expect(sandboxTimeString(1_700_000_000_000_000) == "2023-11-14T22:13:20.000Z")
         #expect(sandboxTimeString(1_700_000_000_632_999) == "2023-11-14T22:13:20.632Z")
         #expect(sandboxTimeString(1_700_000_000_100_000) == "2023-11-14T22:13:20.100Z")
+    }
+
+    @Test("events carry previousAttributes only when attributes changed")
+    func previousAttributesOnlyWhenChanged() throws {
+        let created = SandboxEvent(type: "customer.created", object: JSONObject([("id", "c")]), previousAttributes: JSONObject(),
+                                   liveMode: false, createdTime: 1_700_000_000_000_000)
+        #expect(try JSONValue.parse(created.body)["data"]?["previousAttributes"] == nil)
+        let updated = SandboxEvent(type: "customer.updated", object: JSONObject([("id", "c")]),
+                                   previousAttributes: JSONObject([("email", "old@example.com")]), liveMode: false, createdTime: 1_700_000_000_000_000)
+        #expect(try JSONValue.parse(updated.body)["data"]?["previousAttributes"]?["email"] == "old@example.com")
     }
 
     @Test("the sandbox clock issues whole, strictly increasing milliseconds")
