@@ -9,11 +9,11 @@ public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable {
         /// No HTTP answer: refused, reset, timed out. The call may or may not have been applied.
         case unreachable
-        /// HTTP 401, or JSON-RPC -32005: the token is missing, wrong, or not allowed this method. Retrying cannot help.
+        /// HTTP 401, or JSON-RPC -31005: the token is missing, wrong, or not allowed this method. Retrying cannot help.
         case unauthorized
         /// HTTP 413: the body exceeds the service's `max-body-bytes`. The job splits the batch.
         case tooLarge
-        /// The service is up but cannot take the call now: HTTP 5xx, or -32007 `store_unavailable`.
+        /// The service is up but cannot take the call now: HTTP 5xx, or -31007 `store_unavailable`.
         case busy
         /// Any other refusal (a 4xx, or a JSON-RPC error such as -32602): a bug or a version mismatch, not transient.
         case rejected
@@ -75,14 +75,14 @@ public struct LoadCounts: Sendable, Hashable {
 public enum GetOutcome: Sendable, Hashable {
     /// The service holds it (from its cache or a read-through).
     case found
-    /// -32001: neither the cache nor Digital River knows it.
+    /// -31001: neither the cache nor Digital River knows it.
     case notFound
-    /// -32002: deleted or forgotten.
+    /// -31002: deleted or forgotten.
     case gone
-    /// Any other JSON-RPC error; `retryable` for -32003 (upstream unavailable), -32006 (rate limited) and -32007
+    /// Any other JSON-RPC error; `retryable` for -31003 (upstream unavailable), -31006 (rate limited) and -31007
     /// (store unavailable), which a later attempt may get past.
     case failed(code: Int, retryable: Bool)
-    /// -32005: this token may not call `customer.get`; no id will fare better.
+    /// -31005: this token may not call `customer.get`; no id will fare better.
     case unauthorized
 }
 
@@ -226,10 +226,10 @@ public struct ServiceClient: Sendable {
             }
             let code = object["error"]?["code"]?.intValue ?? -32603
             switch code {
-            case -32001: outcomes[index] = .notFound
-            case -32002: outcomes[index] = .gone
-            case -32005: outcomes[index] = .unauthorized
-            case -32003, -32006, -32007: outcomes[index] = .failed(code: code, retryable: true)
+            case -31001: outcomes[index] = .notFound
+            case -31002: outcomes[index] = .gone
+            case -31005: outcomes[index] = .unauthorized
+            case -31003, -31006, -31007: outcomes[index] = .failed(code: code, retryable: true)
             default: outcomes[index] = .failed(code: code, retryable: false)
             }
         }
@@ -255,8 +255,8 @@ public struct ServiceClient: Sendable {
         }
         let name = error?["data"]?["error"]?.stringValue.map { " " + $0 } ?? ""
         switch code {
-        case -32005: return ServiceError(kind: .unauthorized, code: code, message: "\(method) refused\(name): this token may not call it")
-        case -32007: return ServiceError(kind: .busy, code: code, message: "\(method) failed\(name): the store could not commit")
+        case -31005: return ServiceError(kind: .unauthorized, code: code, message: "\(method) refused\(name): this token may not call it")
+        case -31007: return ServiceError(kind: .busy, code: code, message: "\(method) failed\(name): the store could not commit")
         default: return ServiceError(kind: .rejected, code: code, message: "\(method) failed\(name)")
         }
     }

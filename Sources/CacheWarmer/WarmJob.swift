@@ -549,7 +549,7 @@ public final class WarmJob: Sendable {
     }
 
     /// One batch of `customer.get`, paced one token per id (each may cost the service one upstream read). Members
-    /// that failed transiently (-32003, -32006, -32007) are asked again, up to `retries` times.
+    /// that failed transiently (-31003, -31006, -31007) are asked again, up to `retries` times.
     private func getBatch(_ ids: [String]) async -> BatchOutcome {
         var outcome = BatchOutcome()
         var pending = ids
@@ -586,7 +586,7 @@ public final class WarmJob: Sendable {
                 case .notFound: outcome.notFound += 1
                 case .gone: outcome.gone += 1
                 case .unauthorized:
-                    outcome.fatal = ServiceError(kind: .unauthorized, code: -32005, message: "customer.get refused: this token may not call it")
+                    outcome.fatal = ServiceError(kind: .unauthorized, code: -31005, message: "customer.get refused: this token may not call it")
                     return outcome
                 case .failed(let code, let retryable):
                     if retryable, attempt < configuration.retries {

@@ -23,9 +23,9 @@ public struct WarmCounts: Sendable, Hashable {
     public var invalid = 0
     /// Ids the service answered with a customer.
     public var found = 0
-    /// Ids neither the cache nor Digital River knows (-32001).
+    /// Ids neither the cache nor Digital River knows (-31001).
     public var notFound = 0
-    /// Ids deleted or forgotten (-32002).
+    /// Ids deleted or forgotten (-31002).
     public var gone = 0
     /// Ids that kept failing, or pages and loads that failed for good.
     public var errors = 0

@@ -76,7 +76,16 @@ public final class CustomerCacheService: Sendable {
         var table = JSONRPCMethodTable()
         let tokens = configuration.callerTokens
         let discovery = JSONRPCResult(encoded: Array(OpenRPCDocument.json.utf8))
-        table.register("rpc.discover", immediate: { _ in .result(discovery) }) { _ in discovery }
+        // rpc.discover takes no parameters; like every method it refuses unknown ones (openrpc.json's rule).
+        table.register("rpc.discover", immediate: { call in
+            do throws(JSONRPCError) {
+                try call.rejectUnknownParameters(allowed: [] as [StaticString])
+            } catch { return .error(error) }
+            return .result(discovery)
+        }) { call throws(JSONRPCError) in
+            try call.rejectUnknownParameters(allowed: [] as [StaticString])
+            return discovery
+        }
         methods.register(into: &table) { call in
             guard !tokens.isEmpty, let name = call.context.caller, let caller = tokens.caller(named: name) else { return nil }
             return caller.may(call: call.method) ? nil : RPCErrorCode.unauthorized.error([("method", .string(call.method))])

@@ -131,16 +131,32 @@ final class CustomerMethods: Sendable {
             case .needsAsync: break
             }
         }
-        counters.getReadThrough.increment()
-        let record = try await readThrough(parameters.id).get()
-        return JSONRPCResult(encoded: record.body)
+        // Each call ends in exactly one outcome, so sum() over customer.get's series counts calls.
+        switch await readThrough(parameters.id) {
+        case .success(let record):
+            counters.getReadThrough.increment()
+            return JSONRPCResult(encoded: record.body)
+        case .failure(let error):
+            switch error.code {
+            case RPCErrorCode.customerNotFound.rawValue: counters.getNotFound.increment()
+            case RPCErrorCode.customerGone.rawValue: counters.getGone.increment()
+            default: counters.getFailed.increment()
+            }
+            throw error
+        }
     }
 
     /// Fetches one customer from Digital River (single-flight per id) and stores it under the snapshot rules.
     /// When Digital River is down, a cached live copy is served rather than an error.
     private func readThrough(_ id: String) async -> Result<CustomerRecord, JSONRPCError> {
         await reads.run(id) { [self] in
-            guard let upstream, let store = store.current else { return .failure(notFound(id)) }
+            guard let store = store.current else { return .failure(RPCErrorCode.storeUnavailable.error([("reason", "store is opening")])) }
+            guard let upstream else {
+                // Only `consistency: "upstream"` gets here without an upstream. Saying "not found" would deny a
+                // customer the cache may hold, so the answer names the missing upstream instead.
+                if let cached = store.record(for: id), cached.state != .live { return .failure(gone(cached)) }
+                return .failure(Self.noUpstream)
+            }
             let fetched: Customer?
             do throws(DigitalRiverError) {
                 fetched = try await upstream.retrieveCustomer(id: id)
@@ -182,7 +198,7 @@ final class CustomerMethods: Sendable {
             counters.ensureExisting.increment()
             return Self.ensureResult(record, created: false)
         }
-        guard upstream != nil else { throw RPCErrorCode.upstreamUnavailable.error([("reason", "no upstream configured")]) }
+        guard upstream != nil else { throw Self.noUpstream }
         let (record, created) = try await ensures.run(id) { [self] in await ensureUpstream(id: id, body: body, store: store) }.get()
         (created ? counters.ensureCreated : counters.ensureExisting).increment()
         return Self.ensureResult(record, created: created)
@@ -190,7 +206,7 @@ final class CustomerMethods: Sendable {
 
     /// Read, else create, else (a concurrent creator won) read back. Never updates an existing customer.
     private func ensureUpstream(id: String, body: JSONObject, store: CustomerStore) async -> Result<(CustomerRecord, Bool), JSONRPCError> {
-        guard let upstream else { return .failure(RPCErrorCode.upstreamUnavailable.error([("reason", "no upstream configured")])) }
+        guard let upstream else { return .failure(Self.noUpstream) }
         do throws(DigitalRiverError) {
             if let existing = try await upstream.retrieveCustomer(id: id) {
                 return await storeSnapshot(existing, in: store).map { ($0, false) }
@@ -333,6 +349,9 @@ final class CustomerMethods: Sendable {
         return id
     }
 
+    /// No API key and no sandbox: the request needs Digital River, which this deployment does not talk to.
+    private static let noUpstream = RPCErrorCode.upstreamUnavailable.error([("reason", "no upstream configured")])
+
     private func notFound(_ id: String) -> JSONRPCError {
         RPCErrorCode.customerNotFound.error([("id", .string(id)), ("upstream", upstream == nil ? "disabled" : "checked")])
     }
@@ -364,7 +383,7 @@ final class CustomerMethods: Sendable {
 
 /// Per-method outcome counters for /metrics.
 final class RPCCounters: Sendable {
-    let getHit, getReadThrough, getNotFound, getGone, servedStale, ensureCreated, ensureExisting, forgets, loaded: Counter
+    let getHit, getReadThrough, getNotFound, getGone, getFailed, servedStale, ensureCreated, ensureExisting, forgets, loaded: Counter
 
     init(_ metrics: MetricsRegistry) {
         let name = "customer_cache_rpc_outcomes_total"
@@ -373,7 +392,10 @@ final class RPCCounters: Sendable {
         getReadThrough = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "read_through")])
         getNotFound = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "not_found")])
         getGone = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "gone")])
-        servedStale = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "served_cached_upstream_down")])
+        getFailed = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "error")])
+        // A separate metric: a call served this way is also a read_through outcome, and must not count twice.
+        servedStale = metrics.counter("customer_cache_served_cached_upstream_down_total",
+                                      help: "Upstream reads that failed and were answered with the cached copy.", labels: [])
         ensureCreated = metrics.counter(name, help: help, labels: [("method", "customer.ensure"), ("outcome", "created")])
         ensureExisting = metrics.counter(name, help: help, labels: [("method", "customer.ensure"), ("outcome", "existing")])
         forgets = metrics.counter(name, help: help, labels: [("method", "customer.forget"), ("outcome", "forgotten")])

@@ -4,8 +4,8 @@ import JSONRPC
 import Logging
 
 /// `POST /rpc` on the internal listener: HTTP concerns only (content type, bearer token), then the JSON-RPC engine.
-/// HTTP status is 200 for every JSON-RPC response, 204 when only notifications were sent, 401 for a missing or
-/// wrong token (no method runs), 415 for a body that is not declared `application/json`.
+/// HTTP status is 200 for every JSON-RPC response (empty when only notifications were sent), 401 for a missing or
+/// wrong token (no method runs), 415 for a body declared as anything but JSON.
 final class RPCEndpoint: Sendable {
     private let server: JSONRPCServer
     private let tokens: CallerTokens
@@ -19,7 +19,7 @@ final class RPCEndpoint: Sendable {
 
     func handle(_ request: HTTPRequest, _ sink: HTTPResponseSink) {
         guard Self.isJSON(request.headers["Content-Type"]) else {
-            sink.send(.error(.unsupportedMediaType, code: "unsupported_media_type", message: "send Content-Type: application/json"))
+            sink.send(.error(.unsupportedMediaType, code: "unsupported_media_type", message: "send Content-Type: application/json (or application/json-rpc, application/jsonrequest)"))
             return
         }
         var context = JSONRPCContext()
@@ -43,25 +43,50 @@ final class RPCEndpoint: Sendable {
         }
     }
 
+    /// Only notifications were sent: JSON-RPC returns nothing, so the answer is 200 with an empty body and no
+    /// Content-Type. Not 204: jsonrpclib-pelix and jsonrpc-requests raise a transport error on it, and all four
+    /// clients we test with accept an empty 200.
     static func response(_ body: [UInt8]?) -> HTTPResponse {
-        guard let body else { return HTTPResponse(status: .noContent) }
+        guard let body else { return HTTPResponse(status: .ok) }
         return .json(.ok, body)
     }
 
-    /// `application/json`, any case, optionally followed by parameters such as `; charset=utf-8`. Byte-level on
-    /// purpose: this runs for every call, and Foundation's character-set trimming cost more than the lookup.
+    /// True for the JSON types JSON-RPC clients send: `application/json`, `application/json-rpc` and
+    /// `application/jsonrequest` (the JSON-RPC-over-HTTP drafts), any case, optionally followed by parameters such as
+    /// `; charset=utf-8`, and for no Content-Type at all (tinyrpc's HTTP transport sends none). Everything else, in
+    /// particular `text/plain`, form and multipart types, is refused: a browser may POST those cross-site without a
+    /// CORS preflight, so refusing them keeps a web page from driving the internal mesh through a user's browser.
+    /// Byte-level on purpose: this runs for every call, and Foundation's character-set trimming cost more than the lookup.
     static func isJSON(_ contentType: String?) -> Bool {
-        guard let contentType else { return false }
-        let expected = Array("application/json".utf8)
+        guard let contentType else { return true }
         var bytes = contentType.utf8.makeIterator()
+        guard matchesCaseInsensitively(Self.jsonType, &bytes) else { return false }
+        var next = bytes.next()
+        if next == UInt8(ascii: "-") {
+            guard matchesCaseInsensitively(Self.rpcSuffix, &bytes) else { return false }
+            next = bytes.next()
+        } else if next == UInt8(ascii: "r") || next == UInt8(ascii: "R") {
+            guard matchesCaseInsensitively(Self.requestSuffix, &bytes) else { return false }
+            next = bytes.next()
+        }
+        while let byte = next {
+            if byte == UInt8(ascii: ";") { return true }
+            if byte != UInt8(ascii: " ") && byte != UInt8(ascii: "\t") { return false }
+            next = bytes.next()
+        }
+        return true
+    }
+
+    private static let jsonType = Array("application/json".utf8)
+    private static let rpcSuffix = Array("rpc".utf8)
+    private static let requestSuffix = Array("equest".utf8)
+
+    /// Consumes `expected.count` bytes, true when they equal `expected` (lowercase ASCII) ignoring letter case.
+    private static func matchesCaseInsensitively(_ expected: [UInt8], _ bytes: inout String.UTF8View.Iterator) -> Bool {
         for wanted in expected {
             guard let byte = bytes.next() else { return false }
             let isLetter = wanted >= UInt8(ascii: "a") && wanted <= UInt8(ascii: "z")
             guard isLetter ? byte | 0x20 == wanted : byte == wanted else { return false }
-        }
-        while let byte = bytes.next() {
-            if byte == UInt8(ascii: ";") { return true }
-            if byte != UInt8(ascii: " ") && byte != UInt8(ascii: "\t") { return false }
         }
         return true
     }

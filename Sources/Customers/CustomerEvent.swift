@@ -59,7 +59,15 @@ public struct CustomerEvent: Sendable {
         guard case .string(let type)? = envelope["type"], !type.isEmpty else {
             throw EventDecodingError(field: "type", reason: "must be a non-empty string")
         }
-        guard case .string(let created)? = envelope["createdTime"], let createdTime = Timestamp.microseconds(from: created) else {
+        let kind = Self.kind(of: type)
+        // Only customer events need the time (it orders versions). Any other type is acknowledged as ignored
+        // whatever its envelope holds, so Digital River never disables the endpoint over an event we do not use.
+        let createdTime: Int64
+        if case .string(let created)? = envelope["createdTime"], let parsed = Timestamp.microseconds(from: created) {
+            createdTime = parsed
+        } else if kind == .unhandled {
+            createdTime = 0
+        } else {
             throw EventDecodingError(field: "createdTime", reason: "must be an ISO-8601 date-time")
         }
         switch envelope["liveMode"] {
@@ -71,7 +79,7 @@ public struct CustomerEvent: Sendable {
         self.id = id
         self.type = type
         self.createdTime = createdTime
-        self.kind = Self.kind(of: type)
+        self.kind = kind
         let data = envelope["data"]
         if kind != .unhandled {
             guard case .object? = data else {

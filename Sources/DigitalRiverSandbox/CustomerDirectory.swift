@@ -127,7 +127,7 @@ struct CustomerDirectory: Sendable {
     /// - Throws: `SandboxError` 404 `not_found` (parameter `id`); 400 for an invalid body or metadata that would exceed
     ///   20 keys after the merge.
     mutating func update(id: String, _ body: JSONObject) throws(SandboxError) -> (customer: JSONObject, change: CustomerChange?) {
-        guard var record = records[id] else { throw SandboxError.customerNotFound() }
+        guard var record = records[id] else { throw SandboxError.customerNotFound(id) }
         let request = try CustomerRequest(body, kind: .update)
         var object = record.object
         var previous = JSONObject()
@@ -169,7 +169,7 @@ struct CustomerDirectory: Sendable {
     ///
     /// - Throws: `SandboxError` 404 `not_found` (parameter `id`).
     mutating func delete(id: String) throws(SandboxError) -> CustomerChange {
-        guard let record = records.removeValue(forKey: id) else { throw SandboxError.customerNotFound() }
+        guard let record = records.removeValue(forKey: id) else { throw SandboxError.customerNotFound(id) }
         let index = lowerBound(of: record.key)
         if index < order.count, order[index] == record.key { order.remove(at: index) }
         return CustomerChange(type: "customer.deleted", object: JSONObject(), previousAttributes: record.object)

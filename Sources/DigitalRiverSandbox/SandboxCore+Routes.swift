@@ -34,7 +34,7 @@ extension SandboxCore {
         router.add("GET", "/customers/{id}", .async { [self] request in
             await handle(request, route: Route.retrieve) { request throws(SandboxError) in
                 let id = request.pathParameters["id"] ?? ""
-                guard let encoded = directory.withLock({ $0.records[id]?.encoded }) else { throw SandboxError.customerNotFound() }
+                guard let encoded = directory.withLock({ $0.records[id]?.encoded }) else { throw SandboxError.customerNotFound(id) }
                 return .json(.ok, encoded)
             }
         })

@@ -10,12 +10,13 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
     /// One element of `errors`.
     public struct Detail: Sendable, Hashable {
         /// Stable machine code such as `invalid_parameter`, `unknown_parameter`, `missing_parameter`, `not_found`.
-        public let code: String
+        /// Nil where Digital River's own body has none (its 401 carries only a message).
+        public let code: String?
         /// The offending request parameter (dotted path for nested fields, e.g. `taxCertificate.fileId`), if any.
         public let parameter: String?
         public let message: String
 
-        public init(code: String, parameter: String?, message: String) {
+        public init(code: String?, parameter: String?, message: String) {
             self.code = code
             self.parameter = parameter
             self.message = message
@@ -39,7 +40,8 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         let details = errors.map { detail in
-            detail.parameter.map { "\(detail.code)(\($0))" } ?? detail.code
+            let code = detail.code ?? type
+            return detail.parameter.map { "\(code)(\($0))" } ?? code
         }
         return "\(status) \(type): \(details.joined(separator: ", "))"
     }
@@ -50,7 +52,7 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
         object["type"] = .string(type)
         object["errors"] = .array(errors.map { detail in
             var element = JSONObject()
-            element["code"] = .string(detail.code)
+            if let code = detail.code { element["code"] = .string(code) }
             if let parameter = detail.parameter { element["parameter"] = .string(parameter) }
             element["message"] = .string(detail.message)
             return .object(element)
@@ -76,13 +78,15 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
         Detail(code: "missing_parameter", parameter: parameter, message: "'\(parameter)' is required.")
     }
 
-    static func customerNotFound(_ parameter: String = "id") -> SandboxError {
+    /// Digital River names the id: `Customer '<id>' not found.` (its docs' 404 examples for other resources).
+    static func customerNotFound(_ id: String, parameter: String = "id") -> SandboxError {
         SandboxError(status: 404, type: "not_found",
-                     errors: [Detail(code: "not_found", parameter: parameter, message: "Customer not found.")])
+                     errors: [Detail(code: "not_found", parameter: parameter, message: "Customer '\(id)' not found.")])
     }
 
     static let unauthorized = SandboxError(status: 401, type: "unauthorized", errors: [
-        Detail(code: "unauthorized", parameter: nil, message: "A valid 'Authorization: Bearer <secret key>' header is required."),
+        // Digital River's documented 401 body: the envelope with one element holding only this message.
+        Detail(code: nil, parameter: nil, message: "An authorization error has occurred."),
     ])
 
     static let injectedServerError = SandboxError(status: 500, type: "internal_server_error", errors: [

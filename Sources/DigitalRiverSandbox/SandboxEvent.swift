@@ -4,7 +4,7 @@ import JSON
 /// One `customer.*` event, encoded once: every delivery attempt sends these exact bytes (only the signature header
 /// is recomputed per attempt).
 ///
-/// Envelope (reference §4.1): `{id, type, data: {object, previousAttributes}, liveMode, createdTime,
+/// Envelope (reference §4.1): `{id, type, data: {object, previousAttributes?}, liveMode, createdTime,
 /// digitalriverVersion: "2021-12-13", webhookIds: ["sandbox"]}`, with `digitalriverVersion` spelled as in real payloads.
 struct SandboxEvent: Sendable, Hashable {
     /// A lower-case UUID, the receiver's dedup key.
@@ -22,7 +22,9 @@ struct SandboxEvent: Sendable, Hashable {
         self.type = type
         var data = JSONObject()
         data["object"] = .object(object)
-        data["previousAttributes"] = .object(previousAttributes)
+        // Digital River's previousAttributes holds changed attributes with their old values; a creation changed
+        // none, so it is left out there rather than sent empty.
+        if !previousAttributes.isEmpty { data["previousAttributes"] = .object(previousAttributes) }
         var envelope = JSONObject()
         envelope["id"] = .string(id)
         envelope["type"] = .string(type)

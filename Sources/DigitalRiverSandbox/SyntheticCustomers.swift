@@ -57,10 +57,11 @@ enum SyntheticCustomers {
         let email = "\(asciiSlug(first)).\(asciiSlug(last))\(random.next() % 4 == 0 ? String(random.next() % 100) : "")@\(domain)"
 
         let year: Int64 = 365 * 86_400_000_000
-        let createdTime = referenceTime - 1 - Int64(random.next() % UInt64(year))
+        // Whole milliseconds, as every time the sandbox writes (see sandboxTimeString).
+        let createdTime = millisecondAligned(referenceTime - 1 - Int64(random.next() % UInt64(year)))
         let updatedTime = random.next() % 2 == 0
             ? createdTime
-            : createdTime + Int64(random.next() % UInt64(referenceTime - createdTime))
+            : millisecondAligned(createdTime + Int64(random.next() % UInt64(referenceTime - createdTime)))
 
         var address = JSONObject()
         address["line1"] = .string(country.streetLine(Int(random.next() % 240) + 1, pick(country.streets, &random)))

@@ -278,7 +278,7 @@ struct WarmTests {
                 #expect(!stored.contains(value), "\(id) kept PII")
             }
             let answer = try service.call("customer.get", #"{"id":"\#(id)"}"#)
-            #expect(answer["error"]?["code"]?.intValue == -32002)
+            #expect(answer["error"]?["code"]?.intValue == -31002)
         }
     }
 

@@ -7,9 +7,9 @@ import Testing
 
 extension LiveService {
     /// One JSON-RPC exchange on the internal listener.
-    func rpc(_ body: String, token: String? = nil, contentType: String = "application/json", client: RawClient? = nil) throws -> WireResponse? {
+    func rpc(_ body: String, token: String? = nil, contentType: String? = "application/json", client: RawClient? = nil) throws -> WireResponse? {
         let connection = try client ?? RawClient(rpc)
-        var headers = [("Content-Type", contentType)]
+        var headers: [(String, String)] = contentType.map { [("Content-Type", $0)] } ?? []
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
         return connection.exchange(method: "POST", path: "/rpc", headers: headers, body: Array(body.utf8))
     }
@@ -40,24 +40,48 @@ struct RPCEndpointTests {
         #expect(response["result"]?["email"] == "jane@example.com")
     }
 
-    @Test("an unknown customer without upstream is -32001 with data naming the id")
+    @Test("an unknown customer without upstream is -31001 with data naming the id")
     func getMissNoUpstream() throws {
         let live = try LiveService()
         defer { live.stop(); live.removeData() }
         let response = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"nobody"},"id":"a"}"#)
-        #expect(response["error"]?["code"] == -32001)
+        #expect(response["error"]?["code"] == -31001)
         #expect(response["error"]?["data"]?["id"] == "nobody")
         #expect(response["error"]?["data"]?["error"] == "customer_not_found")
     }
 
-    @Test("deleted and forgotten customers get -32002 with their state")
+    @Test("without an upstream, consistency upstream on a cached customer says no upstream is configured, not not-found")
+    func upstreamConsistencyWithoutUpstream() throws {
+        let live = try LiveService()
+        defer { live.stop(); live.removeData() }
+        try live.seed("held")
+        let response = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"held","consistency":"upstream"},"id":1}"#)
+        #expect(response["error"]?["code"] == -31003)
+        #expect(response["error"]?["data"]?["error"] == "upstream_unavailable")
+        #expect(response["error"]?["data"]?["reason"] == "no upstream configured")
+        let cached = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"held"},"id":2}"#)
+        #expect(cached["result"]?["id"] == "held")
+    }
+
+    @Test("rpc.discover refuses unknown parameters with -32602 naming them, like every method")
+    func discoverRefusesUnknownParameters() throws {
+        let live = try LiveService()
+        defer { live.stop(); live.removeData() }
+        let refused = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"rpc.discover","params":{"verbose":true},"id":1}"#)
+        #expect(refused["error"]?["code"] == -32602)
+        #expect(refused["error"]?["data"]?["parameter"] == "verbose")
+        let served = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"rpc.discover","params":{},"id":2}"#)
+        #expect(served["result"]?["openrpc"] == "1.3.2")
+    }
+
+    @Test("deleted and forgotten customers get -31002 with their state")
     func gone() throws {
         let live = try LiveService()
         defer { live.stop(); live.removeData() }
         try live.seed("c1")
         #expect(try live.postEvent(Array(#"{"id":"d1","type":"customer.deleted","data":{"object":{},"previousAttributes":{"id":"c1"}},"liveMode":false,"createdTime":"2030-01-01T00:00:00Z"}"#.utf8))?.status == 200)
         let deleted = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"c1"},"id":1}"#)
-        #expect(deleted["error"]?["code"] == -32002)
+        #expect(deleted["error"]?["code"] == -31002)
         #expect(deleted["error"]?["data"]?["state"] == "deleted")
         try live.seed("c2")
         _ = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.forget","params":{"id":"c2"},"id":2}"#)
@@ -89,12 +113,12 @@ struct RPCEndpointTests {
         #expect(response["error"]?["data"]?["parameter"] == .string(parameter))
     }
 
-    @Test("customer.ensure without an upstream is -32003 upstream unavailable")
+    @Test("customer.ensure without an upstream is -31003 upstream unavailable")
     func ensureNoUpstream() throws {
         let live = try LiveService()
         defer { live.stop(); live.removeData() }
         let response = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.ensure","params":{"id":"new-1"},"id":1}"#)
-        #expect(response["error"]?["code"] == -32003)
+        #expect(response["error"]?["code"] == -31003)
     }
 
     @Test("customer.ensure of a cached customer returns it unchanged with created false")
@@ -139,18 +163,43 @@ struct RPCEndpointTests {
         let items = try #require(response.arrayValue)
         #expect(items.count == 4)
         #expect(items[0]["result"]?["id"] == "c1")
-        #expect(items[1]["error"]?["code"] == -32001)
+        #expect(items[1]["error"]?["code"] == -31001)
         #expect(items[2]["error"]?["code"] == -32600)
         #expect(items[3]["error"]?["code"] == -32601)
     }
 
-    @Test("only notifications: HTTP 204 with no body")
-    func notificationsOnly() throws {
+    @Test("only notifications: HTTP 200 with an empty body, Content-Length 0 and no Content-Type", arguments: [
+        #"[{"jsonrpc":"2.0","method":"customer.get","params":{"id":"c1"}}]"#,
+        #"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"c1"}}"#,
+    ])
+    func notificationsOnly(_ body: String) throws {
         let live = try LiveService()
         defer { live.stop(); live.removeData() }
-        let response = try #require(try live.rpc(#"[{"jsonrpc":"2.0","method":"customer.get","params":{"id":"c1"}}]"#))
-        #expect(response.status == 204)
+        let response = try #require(try live.rpc(body))
+        #expect(response.status == 200)
         #expect(response.body.isEmpty)
+        #expect(response.header("Content-Length") == "0")
+        #expect(response.header("Content-Type") == nil)
+    }
+
+    @Test("the JSON types JSON-RPC clients send, and no Content-Type at all, are served", arguments: [
+        "application/json", "application/json-rpc", "application/jsonrequest; charset=utf-8", nil,
+    ])
+    func clientContentTypes(_ contentType: String?) throws {
+        let live = try LiveService()
+        defer { live.stop(); live.removeData() }
+        let response = try #require(try live.rpc(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"c"},"id":1}"#, contentType: contentType))
+        #expect(response.status == 200)
+        #expect(try JSONValue.parse(response.body)["error"]?["code"] != nil)
+    }
+
+    @Test("types a browser may POST cross-site without preflight are 415", arguments: [
+        "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+    ])
+    func crossSiteTypesRefused(_ contentType: String) throws {
+        let live = try LiveService()
+        defer { live.stop(); live.removeData() }
+        #expect(try live.rpc(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"c"},"id":1}"#, contentType: contentType)?.status == 415)
     }
 
     @Test("wrong content type is 415, other methods 405 with Allow, bodies over the limit 413")
@@ -179,7 +228,7 @@ struct RPCEndpointTests {
         #expect(deep["error"]?["code"] == -32600)
     }
 
-    @Test("with tokens configured: no token or a wrong one is HTTP 401 and no method runs; a scoped caller gets -32005")
+    @Test("with tokens configured: no token or a wrong one is HTTP 401 and no method runs; a scoped caller gets -31005")
     func authentication() throws {
         let tokens = "checkout tok_checkout_0123456789 customer.get\nops tok_operations_0123456789"
         let live = try LiveService(environment: [AppConfiguration.webhookSecretsEnvironmentName: LiveService.secret, "CUSTOMER_CACHE_RPC_TOKENS": tokens])
@@ -192,7 +241,7 @@ struct RPCEndpointTests {
         #expect(try live.rpc(forget, token: "tok_wrong_000000000000")?.status == 401)
         #expect(live.store?.record(for: "c1")?.state == .live)
         let scoped = try live.rpcJSON(forget, token: "tok_checkout_0123456789")
-        #expect(scoped["error"]?["code"] == -32005)
+        #expect(scoped["error"]?["code"] == -31005)
         #expect(live.store?.record(for: "c1")?.state == .live)
         #expect(try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"c1"},"id":1}"#, token: "tok_checkout_0123456789")["result"]?["id"] == "c1")
         #expect(try live.rpcJSON(forget, token: "tok_operations_0123456789")["result"]?["forgotten"] == true)
@@ -241,28 +290,32 @@ struct RPCEndpointTests {
 
 @Suite("JSON-RPC when the store cannot commit")
 struct RPCStoreFailureTests {
-    @Test("writes get -32007 store_unavailable while cached reads keep being served")
+    @Test("writes get -31007 store_unavailable while cached reads keep being served")
     func storeUnavailable() throws {
         let live = try LiveService()
         defer { live.stop(); live.removeData() }
         try live.seed("c1")
         live.store?.close()
         let forget = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.forget","params":{"id":"c1"},"id":1}"#)
-        #expect(forget["error"]?["code"] == -32007)
+        #expect(forget["error"]?["code"] == -31007)
         let load = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"cache.load","params":{"customers":[{"id":"x"}]},"id":2}"#)
-        #expect(load["error"]?["code"] == -32007)
+        #expect(load["error"]?["code"] == -31007)
         #expect(try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"c1"},"id":3}"#)["result"]?["id"] == "c1")
     }
 }
 
 @Suite("Content-Type matching")
 struct ContentTypeTests {
-    @Test("application/json in any case, with or without parameters, and nothing else", arguments: [
+    @Test("the JSON-RPC JSON types in any case, with or without parameters, no header, and nothing else", arguments: [
         ("application/json", true), ("Application/JSON", true), ("application/json; charset=utf-8", true),
-        ("application/json ;charset=utf-8", true), ("application/jsonx", false), ("application/json-patch+json", false),
-        ("text/json", false), ("application/jso", false), ("", false),
-    ])
-    func matching(_ value: String, _ expected: Bool) {
+        ("application/json ;charset=utf-8", true), ("application/json-rpc", true), ("Application/JSON-RPC; charset=utf-8", true),
+        ("application/jsonrequest", true), ("application/JsonRequest ; x=y", true), (nil, true),
+        ("application/jsonx", false), ("application/json-patch+json", false), ("application/json-rp", false),
+        ("application/json-rpcx", false), ("application/jsonrequests", false), ("application/jsonreq", false),
+        ("text/json", false), ("application/jso", false), ("", false), ("text/plain", false),
+        ("application/x-www-form-urlencoded", false), ("multipart/form-data; boundary=x", false),
+    ] as [(String?, Bool)])
+    func matching(_ value: String?, _ expected: Bool) {
         #expect(RPCEndpoint.isJSON(value) == expected)
     }
 }

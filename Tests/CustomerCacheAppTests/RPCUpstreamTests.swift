@@ -71,13 +71,13 @@ struct RPCUpstreamTests {
         #expect(upstream.count("GET /customers/{id}") == 1)
     }
 
-    @Test("a 404 upstream is -32001 and is remembered: the next call does not ask again")
+    @Test("a 404 upstream is -31001 and is remembered: the next call does not ask again")
     func negativeCache() throws {
         let upstream = try UpstreamSandbox()
         let live = try LiveService.withUpstream(upstream)
         defer { live.stop(); live.removeData() }
-        #expect(try live.rpcJSON(Self.get("ghost"))["error"]?["code"] == -32001)
-        #expect(try live.rpcJSON(Self.get("ghost"))["error"]?["code"] == -32001)
+        #expect(try live.rpcJSON(Self.get("ghost"))["error"]?["code"] == -31001)
+        #expect(try live.rpcJSON(Self.get("ghost"))["error"]?["code"] == -31001)
         #expect(upstream.count("GET /customers/{id}") == 1)
     }
 
@@ -93,7 +93,7 @@ struct RPCUpstreamTests {
         #expect(try live.rpcJSON(Self.get("cust-000001"))["result"]?["email"] == "changed@example.com")
     }
 
-    @Test("while Digital River fails, cached customers are still served and misses are -32003")
+    @Test("while Digital River fails, cached customers are still served and misses are -31003")
     func upstreamDown() throws {
         let upstream = try UpstreamSandbox()
         let live = try LiveService.withUpstream(upstream)
@@ -103,11 +103,11 @@ struct RPCUpstreamTests {
         #expect(try live.rpcJSON(Self.get("cust-000002"))["result"]?["id"] == "cust-000002")
         #expect(try live.rpcJSON(Self.get("cust-000002", consistency: "upstream"))["result"]?["id"] == "cust-000002")
         let miss = try live.rpcJSON(Self.get("cust-000004"))
-        #expect(miss["error"]?["code"] == -32003)
+        #expect(miss["error"]?["code"] == -31003)
         #expect(miss["error"]?["data"]?["reason"] == "unavailable")
     }
 
-    @Test("429 with Retry-After is honoured and, if it persists, surfaces as -32006 with the delay")
+    @Test("429 with Retry-After is honoured and, if it persists, surfaces as -31006 with the delay")
     func rateLimited() throws {
         let upstream = try UpstreamSandbox()
         let live = try LiveService.withUpstream(upstream, settings: ["upstream-timeout-ms": "5000"])
@@ -115,26 +115,26 @@ struct RPCUpstreamTests {
         upstream.fail(rateLimits: 1.0, retryAfter: 1)
         let started = Date()
         let response = try live.rpcJSON(Self.get("cust-000005"))
-        #expect(response["error"]?["code"] == -32006)
+        #expect(response["error"]?["code"] == -31006)
         #expect(response["error"]?["data"]?["retryAfterSeconds"] == 1)
         #expect(Date().timeIntervalSince(started) >= 2.0, "Retry-After must be waited out between attempts")
         upstream.fail()
         #expect(try live.rpcJSON(Self.get("cust-000005"))["result"]?["id"] == "cust-000005")
     }
 
-    @Test("an upstream slower than the timeout gives -32003, and a closed port (connection refused) too")
+    @Test("an upstream slower than the timeout gives -31003, and a closed port (connection refused) too")
     func timeoutsAndRefused() throws {
         let upstream = try UpstreamSandbox()
         let live = try LiveService.withUpstream(upstream, settings: ["upstream-timeout-ms": "300"])
         defer { live.stop(); live.removeData() }
         upstream.fail(latencyMilliseconds: 1200)
-        #expect(try live.rpcJSON(Self.get("cust-000006"))["error"]?["code"] == -32003)
+        #expect(try live.rpcJSON(Self.get("cust-000006"))["error"]?["code"] == -31003)
         upstream.fail()
         let closedPort = try LiveService(settings: ["upstream-url": "http://127.0.0.1:9", "upstream-timeout-ms": "500"],
                                          environment: [AppConfiguration.webhookSecretsEnvironmentName: LiveService.secret,
                                                        AppConfiguration.apiKeyEnvironmentName: UpstreamSandbox.apiKey])
         defer { closedPort.stop(); closedPort.removeData() }
-        #expect(try closedPort.rpcJSON(Self.get("cust-000006"))["error"]?["code"] == -32003)
+        #expect(try closedPort.rpcJSON(Self.get("cust-000006"))["error"]?["code"] == -31003)
     }
 
     @Test("100 concurrent ensures of one new id make exactly one upstream create, and all see the same customer")
@@ -167,14 +167,14 @@ struct RPCUpstreamTests {
         #expect(upstream.count("POST /customers/{id}") == 0)
     }
 
-    @Test("Digital River's own validation errors come back as -32004 with its code and parameter")
+    @Test("Digital River's own validation errors come back as -31004 with its code and parameter")
     func upstreamRejected() throws {
         let upstream = try UpstreamSandbox()
         let live = try LiveService.withUpstream(upstream)
         defer { live.stop(); live.removeData() }
         // Our validation passes (each date is well formed); the emulator refuses an end date before the start date.
         let response = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.ensure","params":{"id":"rejected-1","taxCertificate":{"companyName":"Acme","taxAuthority":"MN","startDate":"2025-01-01T00:00:00Z","endDate":"2024-01-01T00:00:00Z","fileId":"file-1"}},"id":1}"#)
-        #expect(response["error"]?["code"] == -32004)
+        #expect(response["error"]?["code"] == -31004)
         #expect(response["error"]?["data"]?["status"] == 400)
         #expect(response["error"]?["data"]?["parameter"] == "taxCertificate.endDate")
     }

@@ -105,6 +105,21 @@ struct WebhookEndpointTests {
         #expect(live.service.metrics.render().contains(#"customer_cache_webhook_events_total{outcome="wrong_mode"} 1"#))
     }
 
+    @Test("every delivery counts once in customer_cache_webhook_events_total, and all its series share one label set")
+    func outcomesSumToDeliveries() throws {
+        let live = try LiveService()
+        defer { live.stop(); live.removeData() }
+        #expect(try live.postEvent(Events.event("e1", object: Events.customer("c1")))?.status == 200)
+        #expect(try live.postEvent(Events.event("e2", object: Events.customer("c2")), secret: "wrong-secret-entirely")?.status == 401)
+        let series = live.service.metrics.render().split(separator: "\n").filter { $0.hasPrefix("customer_cache_webhook_events_total{") }
+        let total = series.compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+        #expect(total == 2)
+        #expect(series.allSatisfy { !$0.contains("reason=") && $0.contains("outcome=") })
+        let text = live.service.metrics.render()
+        #expect(text.contains("customer_cache_webhook_signatures_verified_total 1"))
+        #expect(text.contains(#"customer_cache_webhook_events_total{outcome="bad_signature"} 1"#))
+    }
+
     @Test("event types the service does not handle get 200 and are counted")
     func ignoredType() throws {
         let live = try LiveService()

@@ -16,7 +16,8 @@ struct AccessAndFailureTests {
             let missing = try await anonymous.get("/customers/k")
             #expect(missing.status == 401)
             #expect(missing.json?["type"] == "unauthorized")
-            #expect(missing.errors.map(\.code) == ["unauthorized"])
+            // Digital River's documented 401 body, exactly: no code, its one message.
+            #expect(String(decoding: missing.body, as: UTF8.self) == #"{"type":"unauthorized","errors":[{"message":"An authorization error has occurred."}]}"#)
             #expect(missing.header("WWW-Authenticate") == "Bearer")
 
             var wrong = client

@@ -55,6 +55,7 @@ struct CustomerAPITests {
             #expect(gone.status == 404)
             #expect(gone.json?["type"] == "not_found")
             #expect(gone.errors == [ErrorPair(code: "not_found", parameter: "id")])
+            #expect(gone.json?["errors"]?[0]?["message"] == "Customer 'cust-1' not found.")
             #expect(try await client.delete("/customers/cust-1").status == 404)
             #expect(try await client.post("/customers/cust-1", ["enabled": true]).status == 404)
             #expect(sandbox.customerCount == 0)

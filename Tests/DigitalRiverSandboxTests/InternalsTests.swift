@@ -1,5 +1,6 @@
 @testable import DigitalRiverSandbox
 import Customers
+import JSON
 import Testing
 
 @Suite("Sandbox internals without sockets")
@@ -29,10 +30,31 @@ struct InternalsTests {
         #expect(bucket.take(now: 600_000) == nil)
     }
 
-    @Test("sandbox times always carry six fraction digits")
+    @Test("sandbox times carry milliseconds, as Digital River's documented objects do")
     func timeFormat() {
-        #expect(sandboxTimeString(1_700_000_000_000_000) == "2023-11-14T22:13:20.000000Z")
-        #expect(sandboxTimeString(1_700_000_000_000_001) == "2023-11-14T22:13:20.000001Z")
+        #expect(sandboxTimeString(1_700_000_000_000_000) == "2023-11-14T22:13:20.000Z")
+        #expect(sandboxTimeString(1_700_000_000_632_999) == "2023-11-14T22:13:20.632Z")
+        #expect(sandboxTimeString(1_700_000_000_100_000) == "2023-11-14T22:13:20.100Z")
+    }
+
+    @Test("events carry previousAttributes only when attributes changed")
+    func previousAttributesOnlyWhenChanged() throws {
+        let created = SandboxEvent(type: "customer.created", object: JSONObject([("id", "c")]), previousAttributes: JSONObject(),
+                                   liveMode: false, createdTime: 1_700_000_000_000_000)
+        #expect(try JSONValue.parse(created.body)["data"]?["previousAttributes"] == nil)
+        let updated = SandboxEvent(type: "customer.updated", object: JSONObject([("id", "c")]),
+                                   previousAttributes: JSONObject([("email", "old@example.com")]), liveMode: false, createdTime: 1_700_000_000_000_000)
+        #expect(try JSONValue.parse(updated.body)["data"]?["previousAttributes"]?["email"] == "old@example.com")
+    }
+
+    @Test("the sandbox clock issues whole, strictly increasing milliseconds")
+    func clockMilliseconds() {
+        var clock = SandboxClock()
+        let first = clock.next(), second = clock.next()
+        #expect(first % 1_000 == 0 && second % 1_000 == 0)
+        #expect(second > first)
+        clock.advance(past: second + 1_500)
+        #expect(clock.next() > second + 1_500)
     }
 
     @Test("webhook URLs with credentials are logged without them")

@@ -51,7 +51,8 @@ struct WebhookDeliveryTests {
 
             let createdEvent = try #require(events[0].json)
             #expect(createdEvent["data"]?["object"] == created.json)
-            #expect(createdEvent["data"]?["previousAttributes"] == [:])
+            // A creation changed no attribute: no previousAttributes, rather than an empty one.
+            #expect(createdEvent["data"]?["previousAttributes"] == nil)
 
             let updatedEvent = try #require(events[1].json)
             #expect(updatedEvent["data"]?["object"] == updated.json)
