@@ -167,7 +167,9 @@ final class CustomerMethods: Sendable {
             return Self.ensureResult(record, created: false)
         }
         guard upstream != nil else { throw RPCErrorCode.upstreamUnavailable.error([("reason", "no upstream configured")]) }
-        let (record, created) = try await ensures.run(id) { [self] in await ensureUpstream(id: id, body: body, store: store) }.get()
+        let flight = await ensures.runReportingLeader(id) { [self] in await ensureUpstream(id: id, body: body, store: store) }
+        let (record, leaderCreated) = try flight.value.get()
+        let created = leaderCreated && flight.isLeader
         (created ? counters.ensureCreated : counters.ensureExisting).increment()
         return Self.ensureResult(record, created: created)
     }
