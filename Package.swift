@@ -92,7 +92,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "CacheWarmerTests", dependencies: [
-            "CacheWarmer", "CustomerCacheApp", "DigitalRiverAPI", "DigitalRiverSandbox", "HTTPTestClient", "Sockets", "JSON",
+            "CacheWarmer", "CustomerCacheApp", "DigitalRiverAPI", "DigitalRiverSandbox", "HTTP1", "HTTPTestClient", "Sockets", "JSON",
             "Customers", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "HTTPTestClient", "Sockets", .product(name: "Logging", package: "swift-log")]),
