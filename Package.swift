@@ -85,7 +85,7 @@ let package = Package(
         ]),
         .testTarget(name: "ServiceMetricsTests", dependencies: ["ServiceMetrics"]),
         .testTarget(name: "DigitalRiverAPITests", dependencies: [
-            "DigitalRiverAPI", "HTTP1", "Sockets", "JSON", "Customers", .product(name: "Logging", package: "swift-log"),
+            "DigitalRiverAPI", "HTTP1", "HTTPTestClient", "Sockets", "JSON", "Customers", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "DigitalRiverSandboxTests", dependencies: [
             "DigitalRiverSandbox", "HTTP1", "HTTPTestClient", "Sockets", "JSON", "Customers", "WebhookSignature",
