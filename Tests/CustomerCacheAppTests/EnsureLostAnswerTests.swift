@@ -15,7 +15,7 @@ final class LostCreateAnswerUpstream: Sendable {
     private let storage = StoredCustomer()
 
     init(conflictFromTheStart: Bool = false, storedEmail: String? = nil) throws {
-        let stored = storage.customer
+        let stored = storage
         var router = HTTPRouter()
         if conflictFromTheStart {
             stored.withLock { $0 = ["id": "lost-1", "email": .string(storedEmail ?? "n@example.com"), "createdTime": "2024-01-01T00:00:00Z",
@@ -54,16 +54,10 @@ final class LostCreateAnswerUpstream: Sendable {
     }
 }
 
-/// The fake's one customer, in a class so the route closures can share the Mutex.
+/// The fake's one customer, in a class so the route closures can share the Mutex (it cannot be captured).
 final class StoredCustomer: Sendable {
-    let customer = Locked<JSONObject?>(nil)
-}
-
-/// A Mutex in a class, so closures can share it (a Mutex itself cannot be captured: it is noncopyable).
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+    private let mutex = Mutex<JSONObject?>(nil)
+    func withLock<R: Sendable>(_ body: (inout JSONObject?) -> R) -> R { mutex.withLock { body(&$0) } }
 }
 
 @Suite("customer.ensure when a create's answer is lost", .serialized)
