@@ -91,14 +91,14 @@ let package = Package(
         ]),
         .testTarget(name: "ServiceMetricsTests", dependencies: ["ServiceMetrics"]),
         .testTarget(name: "DigitalRiverAPITests", dependencies: [
-            "DigitalRiverAPI", "HTTP1", "Sockets", "JSON", "Customers", .product(name: "Logging", package: "swift-log"),
+            "DigitalRiverAPI", "HTTP1", "HTTPTestClient", "Sockets", "JSON", "Customers", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "DigitalRiverSandboxTests", dependencies: [
             "DigitalRiverSandbox", "HTTP1", "HTTPTestClient", "Sockets", "JSON", "Customers", "WebhookSignature",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "CacheWarmerTests", dependencies: [
-            "CacheWarmer", "CustomerCacheApp", "DigitalRiverAPI", "DigitalRiverSandbox", "HTTPTestClient", "Sockets", "JSON",
+            "CacheWarmer", "CustomerCacheApp", "DigitalRiverAPI", "DigitalRiverSandbox", "HTTP1", "HTTPTestClient", "Sockets", "JSON",
             "Customers", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "HTTPTestClient", "Sockets", .product(name: "Logging", package: "swift-log")]),

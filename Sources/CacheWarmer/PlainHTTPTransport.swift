@@ -85,7 +85,9 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
                 }
                 reused = false
             }
-            let outcome = connection.exchange(head: head, body: request.body ?? [], method: request.method, deadline: deadline)
+            let limit = min(request.maxResponseBytes ?? Self.maxResponseBytes, Self.maxResponseBytes)
+            let outcome = connection.exchange(head: head, body: request.body ?? [], method: request.method, deadline: deadline,
+                                              limit: limit)
             switch outcome {
             case .response(let response, let keepAlive):
                 if keepAlive { putIdle(connection, origin: target.origin) } else { connection.socket.close() }
@@ -209,7 +211,8 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
             case failed(TransportError, receivedAnything: Bool)
         }
 
-        mutating func exchange(head: [UInt8], body: [UInt8], method: String, deadline: Double) -> Outcome {
+        /// `limit`: most body bytes read; a larger `Content-Length` or body fails with `.responseTooLarge` unread.
+        mutating func exchange(head: [UInt8], body: [UInt8], method: String, deadline: Double, limit: Int) -> Outcome {
             var receivedAnything = !buffer.isEmpty
             if let error = write(head, deadline: deadline) ?? (body.isEmpty ? nil : write(body, deadline: deadline)) {
                 // A server may answer early (413 for a body over its limit) and close while we are still sending;
@@ -244,16 +247,16 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
                     guard encoding.lowercased().trimmingCharacters(in: .whitespaces).hasSuffix("chunked") else {
                         return .failed(TransportError(.other, "unsupported transfer coding"), receivedAnything: true)
                     }
-                    switch readChunked(deadline: deadline) {
+                    switch readChunked(deadline: deadline, limit: limit) {
                     case .success(let body):
                         return .response(TransportResponse(status: parsed.status, headers: parsed.headers, body: body), keepAlive: !connectionClose)
                     case .failure(let error): return .failed(error, receivedAnything: true)
                     }
                 }
                 if let lengthText = parsed.header("content-length") {
-                    guard let length = Int(lengthText.trimmingCharacters(in: .whitespaces)), length >= 0,
-                          length <= PlainHTTPTransport.maxResponseBytes
+                    guard let length = Int(lengthText.trimmingCharacters(in: .whitespaces)), length >= 0
                     else { return .failed(TransportError(.other, "bad Content-Length"), receivedAnything: true) }
+                    guard length <= limit else { return .failed(Self.tooLarge(limit), receivedAnything: true) }
                     switch readExactly(length, deadline: deadline) {
                     case .success(let body):
                         return .response(TransportResponse(status: parsed.status, headers: parsed.headers, body: body), keepAlive: !connectionClose)
@@ -265,9 +268,7 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
                     switch fill(deadline: deadline) {
                     case .failure(let error): return .failed(error, receivedAnything: true)
                     case .success(true):
-                        if buffer.count > PlainHTTPTransport.maxResponseBytes {
-                            return .failed(TransportError(.other, "response too large"), receivedAnything: true)
-                        }
+                        if buffer.count > limit { return .failed(Self.tooLarge(limit), receivedAnything: true) }
                     case .success(false):
                         let body = buffer
                         buffer = []
@@ -306,7 +307,11 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
             }
         }
 
-        private mutating func readChunked(deadline: Double) -> Result<[UInt8], TransportError> {
+        private static func tooLarge(_ limit: Int) -> TransportError {
+            TransportError(.responseTooLarge, "response body over \(limit) bytes")
+        }
+
+        private mutating func readChunked(deadline: Double, limit: Int) -> Result<[UInt8], TransportError> {
             var body: [UInt8] = []
             while true {
                 let line: String
@@ -315,9 +320,8 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
                 case .success(let text): line = text
                 }
                 let sizeText = line.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-                guard let size = Int(sizeText, radix: 16), size >= 0, body.count + size <= PlainHTTPTransport.maxResponseBytes else {
-                    return .failure(TransportError(.other, "bad chunk size"))
-                }
+                guard let size = Int(sizeText, radix: 16), size >= 0 else { return .failure(TransportError(.other, "bad chunk size")) }
+                guard size <= limit - body.count else { return .failure(Self.tooLarge(limit)) }
                 if size == 0 {
                     // Trailers, up to the empty line.
                     while true {

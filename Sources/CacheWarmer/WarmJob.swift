@@ -156,6 +156,16 @@ public final class WarmJob: Sendable {
         var sentPages = -1
     }
 
+    /// Why a page that says `hasMore` cannot lead anywhere new, or nil when its last id moves the cursor on.
+    static func stall(of page: CustomerPage, after cursor: String?, visited: Set<String>) -> String? {
+        guard let lastID = page.lastID else {
+            return "a page of \(page.customers.count) customers after \(cursor ?? "the start") says hasMore but has no last id"
+        }
+        if lastID == cursor { return "the page after \(lastID) says hasMore and ends on the same id" }
+        if visited.contains(lastID) { return "the page after \(cursor ?? "the start") ends on \(lastID), which this run already passed" }
+        return nil
+    }
+
     private func runList(name: String, since requestedSince: String?) async -> (WarmReport.Outcome, String?) {
         guard let client = upstream else { return (.failed, "no Digital River client") }
         var since = requestedSince
@@ -198,6 +208,9 @@ public final class WarmJob: Sendable {
         // Cursors of the last few pages, to step back to when the current one has been deleted at Digital River.
         var earlierCursors: [String?] = []
         var cursorFallbacks = 0
+        // Every cursor this run has moved to since the last step back: a page that ends on one of them (or on none)
+        // while saying `hasMore` would make the loop fetch the same pages forever.
+        var visitedCursors = Set<String>()
 
         while pipeline.failure == nil {
             if stopRequested || configuration.maxPages.map({ pagesThisRun >= $0 }) == true {
@@ -218,6 +231,7 @@ public final class WarmJob: Sendable {
                 ])
                 statistics.update { $0.retries += 1 }
                 cursor = fallback
+                visitedCursors.removeAll()
                 continue
             } catch {
                 if stopRequested {
@@ -247,13 +261,23 @@ public final class WarmJob: Sendable {
             }
             batch.customers.append(contentsOf: page.customers.lazy.map(\.encoded))
             batch.bytes += pageBytes
+            let stalled = page.hasMore ? Self.stall(of: page, after: cursor, visited: visitedCursors) : nil
             earlierCursors.append(cursor)
             if earlierCursors.count > 8 { earlierCursors.removeFirst() }
             cursor = page.lastID ?? cursor
+            if let cursor { visitedCursors.insert(cursor) }
             batch.checkpoint = WarmCheckpoint(state: .running, source: .list, since: since, after: cursor, pages: pagesDone,
                                               customers: customersDone)
             if !page.hasMore {
                 reachedEnd = true
+                break
+            }
+            if let stalled {
+                // What was fetched is still loaded below; the checkpoint stays at the last cursor that moved.
+                fetchFailure = "Digital River's customer list is not advancing: \(stalled); stopping instead of "
+                    + "requesting the same pages forever (re-run with --resume once Digital River pages correctly)"
+                statistics.update { $0.errors += 1 }
+                logger.error("the customer list is not advancing", metadata: ["reason": "\(stalled)", "pages": "\(pagesThisRun)"])
                 break
             }
             if batch.customers.count >= configuration.loadBatchSize {

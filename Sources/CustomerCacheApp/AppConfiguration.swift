@@ -62,6 +62,8 @@ public struct AppConfiguration: Sendable {
 
     /// Proxies whose X-Forwarded-For / Forwarded headers are believed.
     public var trustedProxies: [CIDRBlock]
+    /// The only header a trusted proxy's client address is read from.
+    public var clientAddressHeader: ClientAddressHeader
     /// When non-empty, only these client addresses may deliver webhooks (Digital River's published safelist).
     public var webhookAllowedSources: [CIDRBlock]
 
@@ -161,6 +163,8 @@ public struct AppConfiguration: Sendable {
         rpcMaxDepth = try sources.integer("rpc-max-depth", range: 4...256)
         rpcMaxStringBytes = try sources.integer("rpc-max-string-bytes", range: 256...16 << 20)
         trustedProxies = try Self.cidrs(sources, "trusted-proxies")
+        clientAddressHeader = ClientAddressHeader(
+            rawValue: try sources.choice("client-address-header", ClientAddressHeader.allCases.map(\.rawValue)))!
         webhookAllowedSources = try Self.cidrs(sources, "webhook-allowed-sources")
         if webhookListen == rpcListen, webhookListen.port != 0 {
             throw ConfigurationError(key: "rpc-listen", reason: "must differ from webhook-listen: the internal API must not share the public listener")
@@ -277,7 +281,8 @@ extension AppConfiguration {
         .init(key: "rpc-max-batch", defaultValue: "100", help: "Most calls in one JSON-RPC batch"),
         .init(key: "rpc-max-depth", defaultValue: "32", help: "Deepest JSON nesting in a JSON-RPC body"),
         .init(key: "rpc-max-string-bytes", defaultValue: "65536", help: "Longest JSON string in a JSON-RPC body"),
-        .init(key: "trusted-proxies", defaultValue: nil, help: "Comma-separated CIDRs whose X-Forwarded-For/Forwarded headers are believed"),
+        .init(key: "trusted-proxies", defaultValue: nil, help: "Comma-separated CIDRs whose client-address header is believed"),
+        .init(key: "client-address-header", defaultValue: "X-Forwarded-For", help: "The one header trusted proxies set: X-Forwarded-For, Forwarded or X-Real-IP"),
         .init(key: "webhook-allowed-sources", defaultValue: nil, help: "Comma-separated CIDRs allowed to deliver webhooks (unset: any)"),
     ]
 }

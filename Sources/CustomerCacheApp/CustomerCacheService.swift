@@ -58,7 +58,8 @@ public final class CustomerCacheService: Sendable {
         let verifier = WebhookSignatureVerifier(secrets: secrets, tolerance: configuration.signatureToleranceSeconds,
                                                 now: { clock() / 1_000_000 })
         let webhook = WebhookEndpoint(store: storeHolder, verifier: verifier, liveMode: configuration.liveMode,
-                                      clients: ClientAddressResolver(trustedProxies: configuration.trustedProxies),
+                                      clients: ClientAddressResolver(trustedProxies: configuration.trustedProxies,
+                                                                     header: configuration.clientAddressHeader),
                                       allowedSources: configuration.webhookAllowedSources, metrics: metrics, logger: logger)
         var webhookRouter = HTTPRouter()
         Self.addHealthRoutes(to: &webhookRouter, readiness: readiness, listener: .webhook)

@@ -199,7 +199,9 @@ final class CustomerMethods: Sendable {
             return Self.ensureResult(record, created: false)
         }
         guard upstream != nil else { throw Self.noUpstream }
-        let (record, created) = try await ensures.run(id) { [self] in await ensureUpstream(id: id, body: body, store: store) }.get()
+        let flight = await ensures.runReportingLeader(id) { [self] in await ensureUpstream(id: id, body: body, store: store) }
+        let (record, leaderCreated) = try flight.value.get()
+        let created = leaderCreated && flight.isLeader
         (created ? counters.ensureCreated : counters.ensureExisting).increment()
         return Self.ensureResult(record, created: created)
     }
@@ -218,10 +220,33 @@ final class CustomerMethods: Sendable {
             } catch where error.kind == .rejected && (error.status == 409 || error.errors.contains { $0.code.contains("exist") || $0.code.contains("duplicate") }) {
                 // Someone else (another instance, or our own retried create) created it first: read it back.
                 guard let existing = try await upstream.retrieveCustomer(id: id) else { return .failure(Self.map(error)) }
-                return await storeSnapshot(existing, in: store).map { ($0, false) }
+                let ours = error.isProbableReplayConflict && Self.carries(body, existing)
+                if ours { logger.notice("create answer was lost; the retry found this call's customer", metadata: ["customer_id": "\(id)"]) }
+                return await storeSnapshot(existing, in: store).map { ($0, ours) }
             }
         } catch {
             return .failure(Self.map(error))
+        }
+    }
+
+    /// Whether the customer found after a conflicting retry is the one this call sent: a conflict after more than
+    /// one attempt most likely met our own earlier attempt, applied by Digital River with its answer lost (500,
+    /// reset). The sent `email` and `metadata` must be there, and at least one of them was sent: without either,
+    /// our create cannot be told from another caller's, and the answer stays `created: false`. `createdTime` is not
+    /// compared: Digital River's clock is not ours.
+    static func carries(_ body: JSONObject, _ customer: Customer) -> Bool {
+        let identifying = ["email", "metadata"].filter { body[$0] != nil }
+        return !identifying.isEmpty && identifying.allSatisfy { key in
+            guard let sent = body[key], let stored = customer.object[key] else { return false }
+            return sameJSON(sent, stored)
+        }
+    }
+
+    /// JSON equality with object members compared regardless of order (Digital River may reorder `metadata`).
+    private static func sameJSON(_ left: JSONValue, _ right: JSONValue) -> Bool {
+        guard case .object(let leftObject) = left, case .object(let rightObject) = right else { return left == right }
+        return leftObject.count == rightObject.count && leftObject.allSatisfy { member in
+            rightObject[member.0].map { sameJSON(member.1, $0) } ?? false
         }
     }
 

@@ -12,6 +12,13 @@ final class SingleFlight<Value: Sendable>: Sendable {
     }
 
     func run(_ key: String, _ operation: @escaping @Sendable () async -> Value) async -> Value {
+        await runReportingLeader(key, operation).value
+    }
+
+    /// Like `run`, and also says whether this caller started the operation: only the leader did the work, so only
+    /// it may claim effects such as "created" (joiners copying that claim would report one create as several).
+    func runReportingLeader(_ key: String, _ operation: @escaping @Sendable () async -> Value) async
+        -> (value: Value, isLeader: Bool) {
         let (task, isLeader) = inFlight.withLock { flights -> (Task<Value, Never>, Bool) in
             if let existing = flights[key] { return (existing, false) }
             let task = Task(executorPreference: executor) { await operation() }
@@ -20,7 +27,7 @@ final class SingleFlight<Value: Sendable>: Sendable {
         }
         let value = await task.value
         if isLeader { _ = inFlight.withLock { $0.removeValue(forKey: key) } }
-        return value
+        return (value, isLeader)
     }
 }
 

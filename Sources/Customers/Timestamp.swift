@@ -1,7 +1,8 @@
 /// Digital River's ISO-8601 UTC date-times as microseconds since the Unix epoch. Event times carry microseconds
 /// (`2021-11-01T18:23:06.272054Z`), so comparing at millisecond precision would call distinct events ties.
 public enum Timestamp {
-    /// Parses `YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)`; nil for anything else (no locale, no guessing).
+    /// Parses `YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)`; nil for anything else (no locale, no guessing), including
+    /// dates that do not exist (`2024-02-31`, `2023-02-29`) and leap seconds (`:60`).
     public static func microseconds(from text: String) -> Int64? {
         var utf8 = Array(text.utf8)
         guard utf8.count >= 20 else { return nil }
@@ -19,7 +20,10 @@ public enum Timestamp {
               let day = digits(8, 2), utf8[10] == UInt8(ascii: "T") || utf8[10] == UInt8(ascii: "t"),
               let hour = digits(11, 2), utf8[13] == UInt8(ascii: ":"), let minute = digits(14, 2), utf8[16] == UInt8(ascii: ":"),
               let second = digits(17, 2) else { return nil }
-        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        // A leap second (`:60`) is rejected: Digital River never sends one, and accepting it would make
+        // `23:59:60` and the next day's `00:00:00` the same instant.
+        guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month), hour < 24, minute < 60,
+              second < 60 else { return nil }
         var index = 19
         var micros: Int64 = 0
         if index < utf8.count, utf8[index] == UInt8(ascii: ".") {
@@ -68,6 +72,15 @@ public enum Timestamp {
         var result = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
         if micros != 0 { result += "." + pad(micros, 6) }
         return result + "Z"
+    }
+
+    /// Days in a month of the proleptic Gregorian calendar, so `2024-02-30` and `2023-02-29` are rejected.
+    static func daysInMonth(year: Int64, month: Int64) -> Int64 {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     // Howard Hinnant's days-from-civil algorithm: exact for the proleptic Gregorian calendar, no Foundation.

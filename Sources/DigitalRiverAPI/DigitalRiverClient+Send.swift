@@ -44,7 +44,8 @@ extension DigitalRiverClient {
         if call.body != nil { headers.append(("Content-Type", "application/json")) }
         let request = TransportRequest(method: call.method, url: base + call.path + (call.query.map { "?" + $0 } ?? ""),
                                        headers: headers, body: call.body,
-                                       timeoutSeconds: configuration.requestTimeoutSeconds)
+                                       timeoutSeconds: configuration.requestTimeoutSeconds,
+                                       maxResponseBytes: Self.responseLimits.maxBytes)
         var attempt = 0
         while true {
             if Task.isCancelled { throw cancelled(call, attempts: attempt) }
@@ -86,6 +87,12 @@ extension DigitalRiverClient {
                 }
             case .failure(let error):
                 if error.kind == .cancelled || Task.isCancelled { throw cancelled(call, attempts: attempt) }
+                if error.kind == .responseTooLarge {
+                    throw DigitalRiverError(kind: .invalidResponse,
+                                            message: "\(call.method) \(call.pathTemplate): response body over "
+                                                + "\(Self.responseLimits.maxBytes) bytes; stopped reading it",
+                                            attempts: attempt)
+                }
                 guard policy.mayRetry(error.kind, replay: call.replay),
                       case .retry(let seconds) = policy.decide(afterAttempt: attempt, retryAfter: nil,
                                                                unitRandom: Double.random(in: 0...1))

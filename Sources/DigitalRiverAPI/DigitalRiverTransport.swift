@@ -18,13 +18,18 @@ public struct TransportRequest: Sendable {
     public var body: [UInt8]?
     /// Deadline for the whole exchange (connect, send, receive), in seconds.
     public var timeoutSeconds: Double
+    /// Most body bytes the transport may receive; past it (or when `Content-Length` announces more) it stops
+    /// reading and throws `.responseTooLarge`, so an oversized answer never sits in memory whole. nil: no limit.
+    public var maxResponseBytes: Int?
 
-    public init(method: String, url: String, headers: [(String, String)], body: [UInt8]?, timeoutSeconds: Double) {
+    public init(method: String, url: String, headers: [(String, String)], body: [UInt8]?, timeoutSeconds: Double,
+                maxResponseBytes: Int? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeoutSeconds = timeoutSeconds
+        self.maxResponseBytes = maxResponseBytes
     }
 
     /// First value of a header, names compared case-insensitively.
@@ -64,6 +69,9 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
         case timedOut
         /// The calling task was cancelled.
         case cancelled
+        /// The body passed `TransportRequest.maxResponseBytes` and reading stopped: not worth repeating, the same
+        /// answer would come again.
+        case responseTooLarge
         /// Anything else (TLS failure, malformed URL, unsupported response): not worth repeating.
         case other
     }

@@ -46,7 +46,7 @@ struct RetryPolicy: Sendable, Hashable {
         switch kind {
         case .connectionFailed: return true
         case .connectionLost, .timedOut: return replay == .always
-        case .cancelled, .other: return false
+        case .cancelled, .responseTooLarge, .other: return false
         }
     }
 

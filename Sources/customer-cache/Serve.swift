@@ -90,8 +90,10 @@ struct Serve: ParsableCommand {
     var rpcMaxDepth: String?
     @Option(name: .customLong("rpc-max-string-bytes"), help: "Longest JSON string in a JSON-RPC body (default 65536).")
     var rpcMaxStringBytes: String?
-    @Option(name: .customLong("trusted-proxies"), help: "Comma-separated CIDRs whose X-Forwarded-For/Forwarded headers are believed.")
+    @Option(name: .customLong("trusted-proxies"), help: "Comma-separated CIDRs whose client-address header is believed.")
     var trustedProxies: String?
+    @Option(name: .customLong("client-address-header"), help: "The one header trusted proxies set: X-Forwarded-For (default), Forwarded or X-Real-IP.")
+    var clientAddressHeader: String?
     @Option(name: .customLong("webhook-allowed-sources"), help: "Comma-separated CIDRs allowed to deliver webhooks (unset: any).")
     var webhookAllowedSources: String?
 
@@ -134,6 +136,7 @@ struct Serve: ParsableCommand {
         flags["rpc-max-depth"] = rpcMaxDepth
         flags["rpc-max-string-bytes"] = rpcMaxStringBytes
         flags["trusted-proxies"] = trustedProxies
+        flags["client-address-header"] = clientAddressHeader
         flags["webhook-allowed-sources"] = webhookAllowedSources
         if sandbox { flags["sandbox"] = "true" }
         let environment = ProcessInfo.processInfo.environment

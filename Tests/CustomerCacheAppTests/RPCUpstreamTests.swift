@@ -137,19 +137,24 @@ struct RPCUpstreamTests {
         #expect(try closedPort.rpcJSON(Self.get("cust-000006"))["error"]?["code"] == -31003)
     }
 
-    @Test("100 concurrent ensures of one new id make exactly one upstream create, and all see the same customer")
+    @Test("100 concurrent ensures of one new id make exactly one upstream create, all see the same customer, and only one is told created")
     func singleFlightEnsure() throws {
         let upstream = try UpstreamSandbox()
+        // Latency keeps the single flight open long enough that many callers join it rather than find the record stored.
+        upstream.fail(latencyMilliseconds: 300)
         let live = try LiveService.withUpstream(upstream)
         defer { live.stop(); live.removeData() }
         let address = live.rpc
         let body = #"{"jsonrpc":"2.0","method":"customer.ensure","params":{"id":"brand-new-1","email":"n@example.com","type":"individual"},"id":1}"#
-        let results = onThreads(100) { _ -> String in
-            guard let client = try? RawClient(address) else { return "connect-failed" }
+        let results = onThreads(100) { _ -> (String, Bool?) in
+            guard let client = try? RawClient(address) else { return ("connect-failed", nil) }
             let response = client.exchange(method: "POST", path: "/rpc", headers: [("Content-Type", "application/json")], body: Array(body.utf8))
-            return response.flatMap { try? JSONValue.parse($0.body) }?["result"]?["customer"]?["id"]?.stringValue ?? "error"
+            let result = response.flatMap { try? JSONValue.parse($0.body) }?["result"]
+            return (result?["customer"]?["id"]?.stringValue ?? "error", result?["created"]?.boolValue)
         }
-        #expect(results.allSatisfy { $0 == "brand-new-1" })
+        #expect(results.allSatisfy { $0.0 == "brand-new-1" })
+        #expect(results.filter { $0.1 == true }.count == 1)
+        #expect(results.filter { $0.1 == false }.count == 99)
         #expect(upstream.count("POST /customers") == 1)
         #expect(upstream.sandbox.customer(id: "brand-new-1") != nil)
     }

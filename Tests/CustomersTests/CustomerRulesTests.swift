@@ -205,6 +205,24 @@ struct TimestampTests {
     func invalid(_ text: String) {
         #expect(Timestamp.microseconds(from: text) == nil)
     }
+
+    @Test("dates that do not exist and leap seconds are refused", arguments: [
+        "2024-02-31T00:00:00Z", "2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
+        "2024-04-31T00:00:00Z", "2024-06-31T00:00:00Z", "2024-09-31T00:00:00Z", "2024-11-31T00:00:00Z",
+        "2024-01-32T00:00:00Z", "2024-01-00T00:00:00Z", "2016-12-31T23:59:60Z", "2024-01-01T00:00:60.5Z",
+    ])
+    func nonexistent(_ text: String) {
+        #expect(Timestamp.microseconds(from: text) == nil)
+    }
+
+    @Test("the last day of each month and 29 February of leap years are accepted", arguments: [
+        "2024-02-29T00:00:00Z", "2000-02-29T00:00:00Z", "2023-02-28T23:59:59Z", "2024-04-30T00:00:00Z",
+        "2024-01-31T00:00:00Z", "2024-12-31T23:59:59.999999Z",
+    ])
+    func lastDays(_ text: String) throws {
+        let value = try #require(Timestamp.microseconds(from: text))
+        #expect(Timestamp.microseconds(from: Timestamp.string(fromMicroseconds: value)) == value)
+    }
 }
 
 @Suite("Events prepared for the store")
