@@ -7,6 +7,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "customer-cache", targets: ["customer-cache"]),
+        // For Fuzz/ (its own package, so `swift build` here never builds a harness): the modules that parse input.
+        .library(name: "CustomerCacheParsers", targets: ["HTTP1", "JSON", "JSONRPC", "WebhookSignature", "Customers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
