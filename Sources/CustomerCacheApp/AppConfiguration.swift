@@ -76,6 +76,18 @@ public struct AppConfiguration: Sendable {
     /// The secrets' environment variable: the secrets themselves, so it is read from the environment only.
     public static let webhookSecretsEnvironmentName = "CUSTOMER_CACHE_WEBHOOK_SECRETS"
 
+    /// The config file's path, when `--config` is not given.
+    public static let configFileEnvironmentName = "CUSTOMER_CACHE_CONFIG"
+
+    /// The `warm` command's caller token: one token, unlike the service's `CUSTOMER_CACHE_RPC_TOKENS` list.
+    public static let warmRPCTokenEnvironmentName = "CUSTOMER_CACHE_RPC_TOKEN"
+
+    /// The `CUSTOMER_CACHE_*` variables that are not settings; with the settings' own names, every one the program reads.
+    public static let environmentNamesBesideSettings = [
+        webhookSecretsEnvironmentName, CallerTokens.environmentName, databasePasswordEnvironmentName,
+        configFileEnvironmentName, warmRPCTokenEnvironmentName,
+    ]
+
     /// Parses every setting from its sources (flag, then `CUSTOMER_CACHE_<NAME>`, then the config file, then default).
     /// `readFile` reads secret files; injected so tests need no files and errors never echo contents.
     public init(sources: ConfigurationSources, environment: [String: String] = [:],

@@ -28,7 +28,54 @@ public struct ConfigurationSources: Sendable {
         var byKey: [String: SettingSpecification] = [:]
         for specification in specifications { byKey[specification.key] = specification }
         self.specifications = byKey
+        try Self.checkEnvironmentNames(environment.keys, specifications: specifications)
         self.file = try Self.parseFile(fileContents ?? "", known: byKey)
+    }
+
+    /// The prefix of every variable the program reads.
+    public static let environmentPrefix = "CUSTOMER_CACHE_"
+
+    /// Left to the test harness (`CUSTOMER_CACHE_TEST_DATABASE_URL`, `CUSTOMER_CACHE_TEST_TMPFS`) and ignored: the
+    /// tests' `serve` subprocesses inherit them.
+    public static let reservedTestPrefix = "CUSTOMER_CACHE_TEST_"
+
+    /// Refuses any `CUSTOMER_CACHE_*` variable that names nothing the program reads, because a misspelt one would
+    /// otherwise be silently ignored (`CUSTOMER_CACHE_DATABSE_URL` would quietly give SQLite). The error names the
+    /// variables and the closest known name; never a value, which may be a secret.
+    public static func checkEnvironmentNames(_ names: some Sequence<String>,
+                                             specifications: [SettingSpecification] = AppConfiguration.settings,
+                                             otherNames: [String] = AppConfiguration.environmentNamesBesideSettings) throws(ConfigurationError) {
+        let known = Set(specifications.map(\.environmentName) + otherNames)
+        let unknown = names.filter { $0.hasPrefix(environmentPrefix) && !$0.hasPrefix(reservedTestPrefix) && !known.contains($0) }.sorted()
+        guard !unknown.isEmpty else { return }
+        let candidates = specifications.map { ($0.environmentName, "\($0.environmentName) (setting \($0.key))") } + otherNames.map { ($0, $0) }
+        let explanations = unknown.map { name in
+            let distances = candidates.map { (description: $0.1, distance: editDistance(name, $0.0)) }
+            guard let nearest = distances.map(\.distance).min(), nearest <= 2 else { return "\(name) names no setting" }
+            let guesses = distances.filter { $0.distance == nearest }.map(\.description)
+            return "\(name) names no setting; did you mean \(guesses.joined(separator: " or "))?"
+        }
+        throw ConfigurationError(key: "environment",
+                                 reason: explanations.joined(separator: ". ") + " (\(reservedTestPrefix)* is reserved for tests and ignored)")
+    }
+
+    /// Edit distance with adjacent transpositions (optimal string alignment): `TOKNE` is one slip from `TOKEN`, as a
+    /// typist sees it, not two.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        var table = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { table[i][0] = i }
+        for j in 0...b.count { table[0][j] = j }
+        for i in stride(from: 1, through: a.count, by: 1) {
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let substitution = a[i - 1] == b[j - 1] ? 0 : 1
+                table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + substitution)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    table[i][j] = min(table[i][j], table[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return table[a.count][b.count]
     }
 
     /// Parses `key = value` lines; `#` starts a comment. Unknown keys are an error so a typo never goes unnoticed.

@@ -140,7 +140,7 @@ struct Serve: ParsableCommand {
         flags["webhook-allowed-sources"] = webhookAllowedSources
         if sandbox { flags["sandbox"] = "true" }
         let environment = ProcessInfo.processInfo.environment
-        let configPath = configFile ?? environment["CUSTOMER_CACHE_CONFIG"]
+        let configPath = configFile ?? environment[AppConfiguration.configFileEnvironmentName]
         var fileContents: String?
         if let configPath {
             guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else {

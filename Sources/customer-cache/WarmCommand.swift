@@ -1,5 +1,6 @@
 import ArgumentParser
 import CacheWarmer
+import CustomerCacheApp
 import DigitalRiverAPI
 import Foundation
 import Logging
@@ -90,6 +91,11 @@ struct WarmCommand: ParsableCommand {
         ProcessSetup.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .notice)
         let logger = Logger(label: "customer-cache-warm")
         let environment = ProcessInfo.processInfo.environment
+        do {
+            try ConfigurationSources.checkEnvironmentNames(environment.keys)
+        } catch {
+            throw ValidationError(error.description)
+        }
         let configuration = try makeConfiguration(environment: environment)
         if requestsPerSecond > 250 {
             logger.warning("--requests-per-second is above Digital River's live limit of 250/s; expect 429s")
@@ -165,7 +171,7 @@ struct WarmCommand: ParsableCommand {
             source = .list(since: absolute, sinceArgument: since)
         }
         var configuration = WarmConfiguration(source: source, rpcURL: rpcURL)
-        configuration.rpcToken = try SandboxCommand.secret(file: rpcTokenFile, environment: environment["CUSTOMER_CACHE_RPC_TOKEN"],
+        configuration.rpcToken = try SandboxCommand.secret(file: rpcTokenFile, environment: environment[AppConfiguration.warmRPCTokenEnvironmentName],
                                                            option: "--rpc-token-file")
         if case .list = source {
             guard let keyText = try SandboxCommand.secret(file: apiKeyFile, environment: environment["DR_API_KEY"], option: "--api-key-file") else {
