@@ -195,9 +195,10 @@ struct WarmTests {
     func rateLimitStorm() async throws {
         let service = try TestService()
         defer { service.stop() }
-        let sandbox = try startSandbox(seed: 600)
+        let sandbox = try startSandbox(seed: 1_200)
         defer { stop(sandbox) }
         var failures = SandboxFailures()
+        // Twelve pages at one 429 in two: a run with no 429 at all (which would prove nothing) is 1 in 4,096.
         failures.rateLimitRate = 0.5
         failures.retryAfterSeconds = 1
         sandbox.setFailures(failures)
@@ -206,10 +207,10 @@ struct WarmTests {
         configuration.requestsPerSecond = 20
         let report = try await warm(configuration)
         #expect(report.outcome == .completed, "\(report.text)")
-        #expect(report.counts.loaded == 600)
+        #expect(report.counts.loaded == 1_200)
         #expect(report.counts.rateLimited > 0)
         #expect(report.counts.upstreamRequests == listRequests(sandbox))
-        #expect(report.counts.upstreamRequests == 6 + report.counts.rateLimited)
+        #expect(report.counts.upstreamRequests == 12 + report.counts.rateLimited)
         try expectAllPresent(sandbox, in: service)
     }
 
