@@ -20,7 +20,8 @@ extension SandboxCore {
 
         router.add("POST", "/customers", .async { [self] request in
             await handle(request, route: Route.create) { request throws(SandboxError) in
-                let customer = try create(try Self.jsonObject(request.body))
+                let version = try APIVersion(header: request.headers[APIVersion.headerName])
+                let customer = try create(try Self.jsonObject(request.body), apiVersion: version)
                 return .json(Self.created, JSONValue.object(customer).encoded())
             }
         })
@@ -40,7 +41,8 @@ extension SandboxCore {
         })
         router.add("POST", "/customers/{id}", .async { [self] request in
             await handle(request, route: Route.update) { request throws(SandboxError) in
-                let customer = try update(id: request.pathParameters["id"] ?? "", try Self.jsonObject(request.body))
+                let version = try APIVersion(header: request.headers[APIVersion.headerName])
+                let customer = try update(id: request.pathParameters["id"] ?? "", try Self.jsonObject(request.body), apiVersion: version)
                 return .json(.ok, JSONValue.object(customer).encoded())
             }
         })
