@@ -98,10 +98,9 @@ struct CustomerDirectory: Sendable {
         let time = JSONValue.string(sandboxTimeString(now))
         var object = JSONObject()
         object["id"] = .string(id)
+        // Like Digital River's documented 201: no `updatedTime` until an update, no empty `sources` or
+        // `taxIdentifiers`. The record still orders and filters by `updatedTime` = `createdTime`.
         object["createdTime"] = time
-        object["updatedTime"] = time
-        object["sources"] = .array([])
-        object["taxIdentifiers"] = .array([])
         object["requestToBeForgotten"] = .bool(false)
         object["enabled"] = .bool(true)
         for (key, value) in request.fields { object[key] = value }
