@@ -15,6 +15,14 @@ extension SandboxCore {
     }
 
     func addRoutes(to router: inout HTTPRouter) {
+        // Unknown paths and methods answer in Digital River's error shape too, so a client's error parsing meets
+        // the same body everywhere. They bypass counting, auth and failure injection: no route, nothing to emulate.
+        router.unroutedResponder = { _, unrouted in
+            switch unrouted {
+            case .notFound: SandboxError.unknownPath.response()
+            case .methodNotAllowed(let allow): SandboxError.methodNotAllowed(allow: allow).response()
+            }
+        }
         let health = Array(#"{"status":"ok","service":"digital-river-sandbox","emulator":true}"#.utf8)
         router.add("GET", "/healthz", .inline { _ in .json(.ok, health) })
 

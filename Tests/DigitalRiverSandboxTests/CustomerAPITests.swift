@@ -317,3 +317,33 @@ struct CustomerAPITests {
         }
     }
 }
+
+/// Requests no sandbox route takes still answer in Digital River's error shape.
+@Suite("Sandbox unknown paths and methods")
+struct UnroutedTests {
+    @Test("an unknown path is 404 not_found in Digital River's error shape", arguments: ["/orders", "/customers/a/b", "/"])
+    func unknownPath(_ path: String) async throws {
+        try await withSandbox { _, client async throws in
+            let response = try await client.get(path)
+            #expect(response.status == 404)
+            #expect(response.header("Content-Type") == "application/json")
+            #expect(response.json?["type"] == "not_found")
+            #expect(response.errors == [ErrorPair(code: "not_found", parameter: nil)])
+            #expect(response.json?["errors"]?[0]?["message"]?.stringValue?.isEmpty == false)
+        }
+    }
+
+    @Test("a method the path does not take is 405 method_not_allowed in Digital River's error shape, with Allow")
+    func wrongMethod() async throws {
+        try await withSandbox { _, client async throws in
+            let response = try await client.send("PUT", "/customers/c-1", json: ["email": "a@example.com"])
+            #expect(response.status == 405)
+            #expect(response.header("Allow") == "DELETE, GET, HEAD, POST")
+            #expect(response.json?["type"] == "method_not_allowed")
+            #expect(response.errors == [ErrorPair(code: "method_not_allowed", parameter: nil)])
+            let list = try await client.send("DELETE", "/customers")
+            #expect(list.status == 405)
+            #expect(list.header("Allow") == "GET, HEAD, POST")
+        }
+    }
+}
