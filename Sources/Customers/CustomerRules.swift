@@ -44,8 +44,12 @@ public enum Decision: Sendable, Hashable {
 /// stored entry is kept but marked stale so the next read refetches it.
 public enum CustomerRules {
     /// Applies a customer snapshot observed at `observedAt` (an event's `createdTime`, or the fetch time).
+    ///
+    /// A customer without `updatedTime` has never been updated (Digital River's documented 201 has none), so its
+    /// version is its `createdTime`: falling back to the local fetch time instead would let a skewed local clock
+    /// outrank a real update made just after the fetch. `observedAt` is the last resort.
     public static func snapshot(_ customer: Customer, observedAt: Int64, current: CustomerRecord?) -> Decision {
-        let version = customer.updatedTime ?? observedAt
+        let version = customer.updatedTime ?? customer.createdTime ?? observedAt
         if customer.requestToBeForgotten {
             if current?.state == .forgotten { return .skip(.unchanged) }
             return .write(forgottenRecord(id: customer.id, liveMode: customer.liveMode,

@@ -86,8 +86,8 @@ struct CustomerDirectory: Sendable {
     /// - Throws: `SandboxError` 400 for an invalid body; 409 `conflict` / `already_exists` (parameter `id`) when the
     ///   id is taken. Digital River's answer to a duplicate id is unverified (reference §2, §7.8): 409 is the sandbox's
     ///   choice, the status its error type list reserves for this kind of clash.
-    mutating func create(_ body: JSONObject) throws(SandboxError) -> CustomerChange {
-        let request = try CustomerRequest(body, kind: .create)
+    mutating func create(_ body: JSONObject, apiVersion: APIVersion = .current) throws(SandboxError) -> CustomerChange {
+        let request = try CustomerRequest(body, kind: .create, apiVersion: apiVersion)
         let id = request.id ?? generateID()
         guard records[id] == nil else {
             throw SandboxError(status: 409, type: "conflict", errors: [
@@ -98,10 +98,9 @@ struct CustomerDirectory: Sendable {
         let time = JSONValue.string(sandboxTimeString(now))
         var object = JSONObject()
         object["id"] = .string(id)
+        // Like Digital River's documented 201: no `updatedTime` until an update, no empty `sources` or
+        // `taxIdentifiers`. The record still orders and filters by `updatedTime` = `createdTime`.
         object["createdTime"] = time
-        object["updatedTime"] = time
-        object["sources"] = .array([])
-        object["taxIdentifiers"] = .array([])
         object["requestToBeForgotten"] = .bool(false)
         object["enabled"] = .bool(true)
         for (key, value) in request.fields { object[key] = value }
@@ -111,6 +110,9 @@ struct CustomerDirectory: Sendable {
             if !metadata.isEmpty { object["metadata"] = .object(metadata) }
         }
         if let certificate = request.taxCertificate { object["taxCertificates"] = .array([.object(certificate)]) }
+        if let pairs = request.taxIdentifiers {
+            object["taxIdentifiers"] = .array(try Self.applyingLegacyTaxIdentifiers(pairs, to: []))
+        }
         object["liveMode"] = .bool(liveMode)
         object = Self.canonical(object)
 
@@ -126,9 +128,10 @@ struct CustomerDirectory: Sendable {
     ///
     /// - Throws: `SandboxError` 404 `not_found` (parameter `id`); 400 for an invalid body or metadata that would exceed
     ///   20 keys after the merge.
-    mutating func update(id: String, _ body: JSONObject) throws(SandboxError) -> (customer: JSONObject, change: CustomerChange?) {
+    mutating func update(id: String, _ body: JSONObject, apiVersion: APIVersion = .current) throws(SandboxError)
+        -> (customer: JSONObject, change: CustomerChange?) {
         guard var record = records[id] else { throw SandboxError.customerNotFound(id) }
-        let request = try CustomerRequest(body, kind: .update)
+        let request = try CustomerRequest(body, kind: .update, apiVersion: apiVersion)
         var object = record.object
         var previous = JSONObject()
         for (key, value) in request.fields where object[key] != value {
@@ -155,6 +158,14 @@ struct CustomerDirectory: Sendable {
             previous["taxCertificates"] = existing.map(JSONValue.array) ?? .null
             object["taxCertificates"] = .array((existing ?? []) + [.object(certificate)])
         }
+        if let pairs = request.taxIdentifiers {
+            let existing = object["taxIdentifiers"]?.arrayValue ?? []
+            let updated = try Self.applyingLegacyTaxIdentifiers(pairs, to: existing)
+            if updated != existing {
+                previous["taxIdentifiers"] = object["taxIdentifiers"] ?? .null
+                object["taxIdentifiers"] = .array(updated)
+            }
+        }
         guard !previous.isEmpty else { return (record.object, nil) }
         let now = clock.next()
         object["updatedTime"] = .string(sandboxTimeString(now))
@@ -162,6 +173,33 @@ struct CustomerDirectory: Sendable {
         record.replace(object: object, updatedTime: now)
         records[id] = record
         return (object, CustomerChange(type: "customer.updated", object: object, previousAttributes: previous))
+    }
+
+    /// Legacy (≤ 2020-12-17) tax identifiers: a `value` of `""` removes the saved one of that `type`; a new `type`
+    /// is appended as `{type, value}`, the shape the docs' response shows. Digital River allows one per `type` and
+    /// says to remove the saved one first; it does not say what a second one gets, so the sandbox answers 400.
+    ///
+    /// - Throws: `SandboxError` 400 `invalid_parameter` when a `type` already holds a different value.
+    static func applyingLegacyTaxIdentifiers(_ pairs: [(type: String, value: String)], to existing: [JSONValue])
+        throws(SandboxError) -> [JSONValue] {
+        var list = existing
+        for (index, pair) in pairs.enumerated() {
+            let saved = list.firstIndex { $0["type"]?.stringValue == pair.type }
+            if pair.value.isEmpty {
+                if let saved { list.remove(at: saved) }
+            } else if let saved {
+                guard list[saved]["value"]?.stringValue == pair.value else {
+                    throw SandboxError.badRequest([SandboxError.invalid("taxIdentifiers[\(index)].type",
+                        "The customer already has a tax identifier of type '\(pair.type)'; remove it first with value \"\".")])
+                }
+            } else {
+                var element = JSONObject()
+                element["type"] = .string(pair.type)
+                element["value"] = .string(pair.value)
+                list.append(.object(element))
+            }
+        }
+        return list
     }
 
     /// `DELETE /customers/{id}`: gone at once; the event carries `{}` and the last state in `previousAttributes`

@@ -18,6 +18,12 @@ struct CustomerRequest: Sendable {
     var metadata: JSONObject?
     /// One tax certificate to append to `taxCertificates`.
     var taxCertificate: JSONObject?
+    /// Legacy `{type, value}` tax identifiers in body order; a `value` of `""` removes that type.
+    var taxIdentifiers: [(type: String, value: String)]?
+
+    /// The last API version whose create and update bodies take `taxIdentifiers[]`; later versions attach tax
+    /// identifiers as their own resource (GitBook `customer-management/setting-tax-related-attributes.md`).
+    static let lastLegacyTaxIdentifierVersion = "2020-12-17"
 
     static let createFields: Set<String> = [
         "id", "email", "shipping", "defaultSourceId", "taxCertificate", "metadata", "locale", "type", "enabled",
@@ -37,9 +43,12 @@ struct CustomerRequest: Sendable {
     ///
     /// - Throws: `SandboxError` 400 `bad_request` with one `unknown_parameter`, `invalid_parameter` or
     ///   `missing_parameter` detail per problem, each naming the parameter (dotted for nested fields).
-    init(_ body: JSONObject, kind: Kind) throws(SandboxError) {
+    /// `apiVersion` is the request's `digitalriver-version` (nil: the sandbox's own, newer than 2020-12-17); at or
+    /// before 2020-12-17 the body may carry `taxIdentifiers[]`.
+    init(_ body: JSONObject, kind: Kind, apiVersion: APIVersion = .current) throws(SandboxError) {
         var problems: [SandboxError.Detail] = []
-        let allowed = kind == .create ? Self.createFields : Self.updateFields
+        var allowed = kind == .create ? Self.createFields : Self.updateFields
+        if apiVersion.takesLegacyTaxIdentifiers { allowed.insert("taxIdentifiers") }
         for (key, value) in body {
             guard allowed.contains(key) else {
                 problems.append(SandboxError.unknown(key))
@@ -89,11 +98,52 @@ struct CustomerRequest: Sendable {
             case "taxCertificate":
                 let found = Self.taxCertificateProblems(value)
                 if found.isEmpty, case .object(let object) = value { taxCertificate = object } else { problems += found }
+            case "taxIdentifiers":
+                let found = Self.legacyTaxIdentifiers(value)
+                switch found {
+                case .success(let pairs): taxIdentifiers = pairs
+                case .failure(let error): problems += error.errors
+                }
             default:
                 problems.append(SandboxError.unknown(key))
             }
         }
         guard problems.isEmpty else { throw SandboxError.badRequest(problems) }
+    }
+
+    /// `[{type, value}]` with exactly those two string fields, a non-empty `type`, and each `type` once.
+    static func legacyTaxIdentifiers(_ value: JSONValue) -> Result<[(type: String, value: String)], SandboxError> {
+        guard let elements = value.arrayValue else {
+            return .failure(.badRequest([SandboxError.invalid("taxIdentifiers", "'taxIdentifiers' must be an array.")]))
+        }
+        var problems: [SandboxError.Detail] = []
+        var pairs: [(type: String, value: String)] = []
+        for (index, element) in elements.enumerated() {
+            let path = "taxIdentifiers[\(index)]"
+            guard case .object(let object) = element else {
+                problems.append(SandboxError.invalid(path, "'\(path)' must be an object."))
+                continue
+            }
+            for key in object.keys where key != "type" && key != "value" {
+                problems.append(SandboxError.unknown("\(path).\(key)"))
+            }
+            guard let type = object["type"]?.stringValue, !type.isEmpty else {
+                problems.append(object["type"] == nil ? SandboxError.missing("\(path).type")
+                    : SandboxError.invalid("\(path).type", "'\(path).type' must be a non-empty string."))
+                continue
+            }
+            guard let text = object["value"]?.stringValue else {
+                problems.append(object["value"] == nil ? SandboxError.missing("\(path).value")
+                    : SandboxError.invalid("\(path).value", "'\(path).value' must be a string."))
+                continue
+            }
+            if pairs.contains(where: { $0.type == type }) {
+                problems.append(SandboxError.invalid("\(path).type", "A customer can have only one tax identifier of type '\(type)'."))
+                continue
+            }
+            pairs.append((type, text))
+        }
+        return problems.isEmpty ? .success(pairs) : .failure(.badRequest(problems))
     }
 
     /// `^[a-z]{2}_[A-Z]{2}$`.
@@ -192,5 +242,49 @@ struct CustomerRequest: Sendable {
             problems.append(SandboxError.invalid("taxCertificate.endDate", "'taxCertificate.endDate' must not be before 'startDate'."))
         }
         return problems
+    }
+}
+
+/// The API version a request asks for with Digital River's `digitalriver-version` header
+/// (GitBook `general-resources/versioning.md`); versions are `YYYY-MM-DD` dates, so they order as strings.
+struct APIVersion: Sendable, Equatable {
+    /// The header Digital River reads; HTTP header names are case-insensitive.
+    static let headerName = "digitalriver-version"
+    /// What a request without the header gets: the version the sandbox renders events in.
+    static let current = APIVersion(date: SandboxEvent.apiVersion)
+
+    let date: String
+
+    /// Whether create and update bodies take legacy `taxIdentifiers[]`.
+    var takesLegacyTaxIdentifiers: Bool { date <= CustomerRequest.lastLegacyTaxIdentifierVersion }
+
+    /// Reads `header`; nil gives `current`.
+    ///
+    /// - Throws: `SandboxError` 400 `invalid_parameter` naming the header when it is not a `YYYY-MM-DD` date.
+    init(header: String?) throws(SandboxError) {
+        guard let header else {
+            self = .current
+            return
+        }
+        guard Self.isDate(header) else {
+            throw SandboxError.badRequest([SandboxError.invalid(
+                Self.headerName, "'\(Self.headerName)' must be an API version date such as 2020-12-17.")])
+        }
+        date = header
+    }
+
+    init(date: String) {
+        self.date = date
+    }
+
+    /// `YYYY-MM-DD` with digits in place, month 01-12 and day 01-31.
+    static func isDate(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return false }
+        let digits = [0, 1, 2, 3, 5, 6, 8, 9]
+        guard digits.allSatisfy({ bytes[$0] >= UInt8(ascii: "0") && bytes[$0] <= UInt8(ascii: "9") }) else { return false }
+        let month = Int(bytes[5] - 48) * 10 + Int(bytes[6] - 48)
+        let day = Int(bytes[8] - 48) * 10 + Int(bytes[9] - 48)
+        return (1...12).contains(month) && (1...31).contains(day)
     }
 }

@@ -15,12 +15,21 @@ extension SandboxCore {
     }
 
     func addRoutes(to router: inout HTTPRouter) {
+        // Unknown paths and methods answer in Digital River's error shape too, so a client's error parsing meets
+        // the same body everywhere. They bypass counting, auth and failure injection: no route, nothing to emulate.
+        router.unroutedResponder = { _, unrouted in
+            switch unrouted {
+            case .notFound: SandboxError.unknownPath.response()
+            case .methodNotAllowed(let allow): SandboxError.methodNotAllowed(allow: allow).response()
+            }
+        }
         let health = Array(#"{"status":"ok","service":"digital-river-sandbox","emulator":true}"#.utf8)
         router.add("GET", "/healthz", .inline { _ in .json(.ok, health) })
 
         router.add("POST", "/customers", .async { [self] request in
             await handle(request, route: Route.create) { request throws(SandboxError) in
-                let customer = try create(try Self.jsonObject(request.body))
+                let version = try APIVersion(header: request.headers[APIVersion.headerName])
+                let customer = try create(try Self.jsonObject(request.body), apiVersion: version)
                 return .json(Self.created, JSONValue.object(customer).encoded())
             }
         })
@@ -40,7 +49,8 @@ extension SandboxCore {
         })
         router.add("POST", "/customers/{id}", .async { [self] request in
             await handle(request, route: Route.update) { request throws(SandboxError) in
-                let customer = try update(id: request.pathParameters["id"] ?? "", try Self.jsonObject(request.body))
+                let version = try APIVersion(header: request.headers[APIVersion.headerName])
+                let customer = try update(id: request.pathParameters["id"] ?? "", try Self.jsonObject(request.body), apiVersion: version)
                 return .json(.ok, JSONValue.object(customer).encoded())
             }
         })

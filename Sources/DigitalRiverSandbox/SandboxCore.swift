@@ -36,15 +36,15 @@ final class SandboxCore: Sendable {
 
     // MARK: Mutations (API and code alike)
 
-    func create(_ body: JSONObject) throws(SandboxError) -> JSONObject {
+    func create(_ body: JSONObject, apiVersion: APIVersion = .current) throws(SandboxError) -> JSONObject {
         try mutate { directory throws(SandboxError) in
-            let change = try directory.create(body)
+            let change = try directory.create(body, apiVersion: apiVersion)
             return (change.object, change)
         }
     }
 
-    func update(id: String, _ body: JSONObject) throws(SandboxError) -> JSONObject {
-        try mutate { directory throws(SandboxError) in try directory.update(id: id, body) }
+    func update(id: String, _ body: JSONObject, apiVersion: APIVersion = .current) throws(SandboxError) -> JSONObject {
+        try mutate { directory throws(SandboxError) in try directory.update(id: id, body, apiVersion: apiVersion) }
     }
 
     func delete(id: String) throws(SandboxError) {

@@ -93,6 +93,18 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
         Detail(code: "internal_server_error", parameter: nil, message: "Injected failure (sandbox)."),
     ])
 
+    /// A path the sandbox has no resource for, in Digital River's error shape (its docs show no body for it).
+    static let unknownPath = SandboxError(status: 404, type: "not_found", errors: [
+        Detail(code: "not_found", parameter: nil, message: "The requested resource does not exist."),
+    ])
+
+    /// A method the path does not take; the server adds `Allow`.
+    static func methodNotAllowed(allow: String) -> SandboxError {
+        SandboxError(status: 405, type: "method_not_allowed", errors: [
+            Detail(code: "method_not_allowed", parameter: nil, message: "This resource supports only \(allow)."),
+        ])
+    }
+
     static let tooManyRequests = SandboxError(status: 429, type: "too_many_requests", errors: [
         Detail(code: "too_many_requests", parameter: nil, message: "Too many requests; retry after the Retry-After delay."),
     ])
@@ -109,6 +121,7 @@ extension SandboxError {
         case 400: "Bad Request"
         case 401: "Unauthorized"
         case 404: "Not Found"
+        case 405: "Method Not Allowed"
         case 409: "Conflict"
         case 429: "Too Many Requests"
         case 500: "Internal Server Error"

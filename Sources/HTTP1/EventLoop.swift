@@ -426,12 +426,14 @@ final class EventLoop: @unchecked Sendable {
         let isHead = request.method == "HEAD"
         switch router.resolve(method: request.method, path: request.path) {
         case .notFound:
-            enqueue(.error(.notFound, code: "not_found", message: "no route for this path"), on: connection,
-                    isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
+            let response = router.unroutedResponder.map { $0(request, .notFound) }
+                ?? .error(.notFound, code: "not_found", message: "no route for this path")
+            enqueue(response, on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
         case .methodNotAllowed(let allow):
-            enqueue(.error(.methodNotAllowed, code: "method_not_allowed", message: "allowed: \(allow)",
-                           headers: HTTPHeaders([("Allow", allow)])),
-                    on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
+            var response = router.unroutedResponder.map { $0(request, .methodNotAllowed(allow: allow)) }
+                ?? .error(.methodNotAllowed, code: "method_not_allowed", message: "allowed: \(allow)")
+            if response.status.code == 405, response.headers["Allow"] == nil { response.headers.add(name: "Allow", value: allow) }
+            enqueue(response, on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
         case .handler(.inline(let handler), let parameters):
             if !parameters.isEmpty { request.pathParameters = parameters }
             enqueue(handler(request), on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)

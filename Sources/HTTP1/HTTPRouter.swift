@@ -23,7 +23,18 @@ public struct HTTPRouter: Sendable {
     private var routes: [String: [String: HTTPHandler]] = [:]
     private var patterns: [(segments: [Substring], methods: [String: HTTPHandler])] = []
 
+    /// Answers requests that no route takes, for servers that must speak another API's error shape; nil keeps the
+    /// generic `{"error": …}` 404/405. It runs inline on the event loop, so it must not block. A 405 always leaves
+    /// with `Allow`: the server adds it when the answer has none.
+    public var unroutedResponder: (@Sendable (HTTPRequest, Unrouted) -> HTTPResponse)?
+
     public init() {}
+
+    /// Why no route took a request.
+    public enum Unrouted: Sendable, Equatable {
+        case notFound
+        case methodNotAllowed(allow: String)
+    }
 
     /// What the router decided for a request.
     public enum Resolution: Sendable {

@@ -33,6 +33,21 @@ struct CustomerRulesTests {
         #expect(String(decoding: final.body, as: UTF8.self).contains("new@example.com"))
     }
 
+    @Test("a never-updated customer (no updatedTime) fetched late still yields to its first update")
+    func missingUpdatedTimeIsCreatedTime() throws {
+        // Digital River's documented 201 has createdTime but no updatedTime; fetched 10 s after its creation by a
+        // host whose clock runs ahead, it must not outrank an update made 5 s after creation.
+        let fetched = try Customer(json: ["id": "cust-1", "createdTime": "2024-01-01T00:00:00Z", "email": "first@example.com"])
+        let observedAt = try #require(Timestamp.microseconds(from: "2024-01-01T00:00:10Z"))
+        let stored = try record(CustomerRules.snapshot(fetched, observedAt: observedAt, current: nil))
+        #expect(stored.updatedTime == Timestamp.microseconds(from: "2024-01-01T00:00:00Z"))
+        let update = Fixture.event("e2", created: "2024-01-01T00:00:06Z",
+                                   object: Fixture.customer(updated: "2024-01-01T00:00:05Z", email: "second@example.com"))
+        let decision = try apply(update, to: stored)
+        #expect(decision.outcome == .applied)
+        #expect(String(decoding: try record(decision).body, as: UTF8.self).contains("second@example.com"))
+    }
+
     @Test("equal updatedTime with different content: the later event createdTime wins")
     func tieBrokenByEventTime() throws {
         let first = Fixture.event("e1", created: "2024-01-01T00:00:01Z", object: Fixture.customer(email: "first@example.com"))

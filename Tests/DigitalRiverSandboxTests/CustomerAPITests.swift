@@ -22,12 +22,13 @@ struct CustomerAPITests {
             #expect(object["enabled"] == true)
             #expect(object["requestToBeForgotten"] == false)
             #expect(object["liveMode"] == false)
-            #expect(object["sources"] == [])
-            #expect(object["taxIdentifiers"] == [])
+            // Digital River's documented 201 has no updatedTime, and no empty sources or taxIdentifiers.
+            #expect(object["sources"] == nil)
+            #expect(object["taxIdentifiers"] == nil)
+            #expect(object["updatedTime"] == nil)
             #expect(object["shipping"] == shipping)
             #expect(object["metadata"] == ["crmId": "42"])
             let createdTime = try #require(object["createdTime"]?.stringValue)
-            #expect(object["updatedTime"]?.stringValue == createdTime)
             #expect(Timestamp.microseconds(from: createdTime) != nil)
             #expect(createdTime.contains("."), "microsecond precision")
             // The domain model accepts what the sandbox returns.
@@ -259,11 +260,30 @@ struct CustomerAPITests {
         }
     }
 
+    @Test("the 201 for the documented create body has exactly the fields of Digital River's documented 201")
+    func createAnswerMatchesDocumentedFields() async throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/digitalriver/customer-201.json")
+        let documented = try #require(try JSONValue.parse(Array(try Data(contentsOf: path))).objectValue)
+        var body = JSONObject()
+        for key in ["email", "shipping", "locale", "type"] { body[key] = documented[key] }
+        try await withSandbox { _, client async throws in
+            let created = try await client.post("/customers", .object(body))
+            #expect(created.status == 201)
+            let object = try #require(created.json?.objectValue)
+            #expect(Set(object.keys) == Set(documented.keys))
+            for key in ["email", "shipping", "locale", "type", "enabled", "requestToBeForgotten", "liveMode"] {
+                #expect(object[key] == documented[key], "\(key)")
+            }
+            #expect(try await client.get("/customers/\(object["id"]?.stringValue ?? "")").json == created.json)
+        }
+    }
+
     @Test("updatedTime strictly increases even for changes within one microsecond")
     func strictlyIncreasingTimes() throws {
         let sandbox = DigitalRiverSandbox(configuration: SandboxConfiguration(listen: try .init(parsing: "127.0.0.1:0")), logger: quietLogger())
         try sandbox.create(customerBody(id: "fast"))
-        var previous = try #require(sandbox.customer(id: "fast")?["updatedTime"]?.stringValue.flatMap(Timestamp.microseconds(from:)))
+        var previous = try #require(sandbox.customer(id: "fast")?["createdTime"]?.stringValue.flatMap(Timestamp.microseconds(from:)))
         for index in 0..<200 {
             let object = try sandbox.update(id: "fast", ["metadata": ["i": .string(String(index))]])
             let time = try #require(object["updatedTime"]?.stringValue.flatMap(Timestamp.microseconds(from:)))
@@ -294,6 +314,36 @@ struct CustomerAPITests {
         } catch {
             #expect(error.status == 404)
             #expect(error.json["type"] == "not_found")
+        }
+    }
+}
+
+/// Requests no sandbox route takes still answer in Digital River's error shape.
+@Suite("Sandbox unknown paths and methods")
+struct UnroutedTests {
+    @Test("an unknown path is 404 not_found in Digital River's error shape", arguments: ["/orders", "/customers/a/b", "/"])
+    func unknownPath(_ path: String) async throws {
+        try await withSandbox { _, client async throws in
+            let response = try await client.get(path)
+            #expect(response.status == 404)
+            #expect(response.header("Content-Type") == "application/json")
+            #expect(response.json?["type"] == "not_found")
+            #expect(response.errors == [ErrorPair(code: "not_found", parameter: nil)])
+            #expect(response.json?["errors"]?[0]?["message"]?.stringValue?.isEmpty == false)
+        }
+    }
+
+    @Test("a method the path does not take is 405 method_not_allowed in Digital River's error shape, with Allow")
+    func wrongMethod() async throws {
+        try await withSandbox { _, client async throws in
+            let response = try await client.send("PUT", "/customers/c-1", json: ["email": "a@example.com"])
+            #expect(response.status == 405)
+            #expect(response.header("Allow") == "DELETE, GET, HEAD, POST")
+            #expect(response.json?["type"] == "method_not_allowed")
+            #expect(response.errors == [ErrorPair(code: "method_not_allowed", parameter: nil)])
+            let list = try await client.send("DELETE", "/customers")
+            #expect(list.status == 405)
+            #expect(list.header("Allow") == "GET, HEAD, POST")
         }
     }
 }

@@ -107,6 +107,30 @@ struct HTTPServerRulesTests {
         #expect(response.header("Allow") == "GET, HEAD")
     }
 
+    @Test("an unrouted responder answers unknown paths and methods; the server still adds Allow to its 405")
+    func unroutedResponder() throws {
+        let server = try TestServer(extraRoutes: { router in
+            router.unroutedResponder = { _, unrouted in
+                switch unrouted {
+                case .notFound: .json(.notFound, Array(#"{"custom":"missing"}"#.utf8))
+                case .methodNotAllowed(let allow): .json(.methodNotAllowed, Array(#"{"custom":"\#(allow)"}"#.utf8))
+                }
+            }
+        })
+        let client = try RawClient(server.address)
+        client.send("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        let missing = try #require(client.readResponse())
+        #expect(missing.status == 404)
+        #expect(missing.bodyText == #"{"custom":"missing"}"#)
+        client.send("POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        let wrongMethod = try #require(client.readResponse())
+        #expect(wrongMethod.status == 405)
+        #expect(wrongMethod.bodyText == #"{"custom":"GET, HEAD"}"#)
+        #expect(wrongMethod.header("Allow") == "GET, HEAD")
+        client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(client.readResponse()?.bodyText == #"{"hello":"world"}"#, "routed requests are untouched")
+    }
+
     @Test("HEAD gets the GET headers and Content-Length but no body")
     func headRequest() throws {
         let server = try TestServer()
