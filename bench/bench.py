@@ -212,6 +212,15 @@ def rpc_bench():
         service.stop()
 
 
+def signed_webhook_load(webhook_port):
+    """One load of signed, durably acknowledged webhooks from customer-cache-bench; its JSON summary."""
+    import json
+    out = subprocess.run([os.path.join(RELEASE, "customer-cache-bench"), "webhooks", f"127.0.0.1:{webhook_port}",
+                          str(CONNECTIONS), str(DURATION)], capture_output=True, text=True,
+                         env=dict(os.environ, BENCH_WEBHOOK_SECRET="bench-secret")).stdout
+    return json.loads(out)
+
+
 def webhook_bench():
     import json
     results = []
@@ -219,10 +228,7 @@ def webhook_bench():
     for _ in range(ROUNDS):
         service, webhook, rpc, data = start_service()
         try:
-            out = subprocess.run([os.path.join(RELEASE, "customer-cache-bench"), "webhooks", f"127.0.0.1:{webhook}",
-                                  str(CONNECTIONS), str(DURATION)], capture_output=True, text=True,
-                                 env=dict(os.environ, BENCH_WEBHOOK_SECRET="bench-secret")).stdout
-            results.append(json.loads(out))
+            results.append(signed_webhook_load(webhook))
         finally:
             service.stop()
         out = subprocess.run([os.path.join(RELEASE, "customer-cache-bench"), "ceilings", data, "3", "650"],
@@ -570,10 +576,7 @@ def postgres_bench():
             schema_url = url + f"?options=-csearch_path%3D{schema}"
             service, webhook, rpc, data = start_service({"CUSTOMER_CACHE_DATABASE_PASSWORD": password}, ("--database-url", schema_url))
             try:
-                out = subprocess.run([os.path.join(RELEASE, "customer-cache-bench"), "webhooks", f"127.0.0.1:{webhook}",
-                                      str(CONNECTIONS), str(DURATION)], capture_output=True, text=True,
-                                     env=dict(os.environ, BENCH_WEBHOOK_SECRET="bench-secret")).stdout
-                results.append(json.loads(out))
+                results.append(signed_webhook_load(webhook))
             finally:
                 service.stop()
                 shutil.rmtree(data, ignore_errors=True)
