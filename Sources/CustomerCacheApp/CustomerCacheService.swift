@@ -23,6 +23,7 @@ public final class CustomerCacheService: Sendable {
     let storeHolder = StoreHolder()
     private let clock: @Sendable () -> Int64
     private let forgetDelivery: ForgetDelivery
+    private let cluster: ClusterCoordinator?
     private let backgroundTasks = Mutex<[Task<Void, Never>]>([])
     /// The Digital River client, nil while the upstream is disabled.
     let upstream = UpstreamHolder()
@@ -69,11 +70,15 @@ public final class CustomerCacheService: Sendable {
         let upstream = self.upstream
         let rpcExecutor = HandlerExecutor(threadCount: 2 * configuration.eventLoops, name: "rpc-work")
         self.rpcExecutor = rpcExecutor
-        let forgetDelivery = ForgetDelivery(store: storeHolder, upstream: upstream, intervalSeconds: configuration.forgetRetrySeconds,
+        // PostgreSQL: replicas agree on creates, forget deliveries and checkpoints through the shared database.
+        let cluster = configuration.databaseURL.map { ClusterCoordinator(database: PostgresConfiguration(connectionString: $0, password: configuration.databasePassword)) }
+        self.cluster = cluster
+        let forgetDelivery = ForgetDelivery(store: storeHolder, upstream: upstream, intervalSeconds: configuration.forgetRetrySeconds, cluster: cluster,
                                             metrics: metrics, logger: logger, clock: clock)
         self.forgetDelivery = forgetDelivery
         let methods = CustomerMethods(store: storeHolder, upstream: upstream, negativeCacheSeconds: configuration.negativeCacheSeconds,
-                                      metrics: metrics, logger: logger, clock: clock, executor: rpcExecutor, forgetDelivery: forgetDelivery)
+                                      metrics: metrics, logger: logger, clock: clock, executor: rpcExecutor, forgetDelivery: forgetDelivery,
+                                      cluster: cluster)
         var table = JSONRPCMethodTable()
         let tokens = configuration.callerTokens
         let discovery = JSONRPCResult(encoded: Array(OpenRPCDocument.json.utf8))
@@ -283,6 +288,7 @@ public final class CustomerCacheService: Sendable {
         sandbox.withLock { $0 }?.waitUntilStopped()
         rpcExecutor.shutdown()
         storeHolder.current?.close()
+        cluster?.close()
         logger.info("stopped")
     }
 

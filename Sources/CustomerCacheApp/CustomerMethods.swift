@@ -19,10 +19,14 @@ final class CustomerMethods: Sendable {
     private let clock: @Sendable () -> Int64
     private let counters: RPCCounters
     private let forgetDelivery: ForgetDelivery
+    /// PostgreSQL only: the create lock per id and the committed checkpoints, shared with the other replicas.
+    private let cluster: ClusterCoordinator?
 
     init(store: StoreHolder, upstream: UpstreamHolder, negativeCacheSeconds: Int64, metrics: MetricsRegistry,
-         logger: Logger, clock: @escaping @Sendable () -> Int64, executor: (any TaskExecutor)?, forgetDelivery: ForgetDelivery) {
+         logger: Logger, clock: @escaping @Sendable () -> Int64, executor: (any TaskExecutor)?, forgetDelivery: ForgetDelivery,
+         cluster: ClusterCoordinator? = nil) {
         self.forgetDelivery = forgetDelivery
+        self.cluster = cluster
         reads = SingleFlight(executor: executor)
         ensures = SingleFlight(executor: executor)
         self.store = store
@@ -58,9 +62,12 @@ final class CustomerMethods: Sendable {
         }
         table.register("cache.checkpoint", immediate: { [self] call in
             if let denied = authorize(call) { return .error(denied) }
+            // With PostgreSQL the committed row is read, which another replica may have written.
+            if cluster != nil { return .needsAsync }
             do throws(JSONRPCError) { return .result(try checkpoint(call)) } catch { return .error(error) }
         }) { [self] call throws(JSONRPCError) in
             if let denied = authorize(call) { throw denied }
+            if let cluster { return try await sharedCheckpoint(call, cluster: cluster) }
             return try checkpoint(call)
         }
     }
@@ -199,11 +206,46 @@ final class CustomerMethods: Sendable {
             return Self.ensureResult(record, created: false)
         }
         guard upstream != nil else { throw Self.noUpstream }
-        let flight = await ensures.runReportingLeader(id) { [self] in await ensureUpstream(id: id, body: body, store: store) }
+        let flight = await ensures.runReportingLeader(id) { [self] in await ensureOnceInCluster(id: id, body: body, store: store) }
         let (record, leaderCreated) = try flight.value.get()
         let created = leaderCreated && flight.isLeader
         (created ? counters.ensureCreated : counters.ensureExisting).increment()
         return Self.ensureResult(record, created: created)
+    }
+
+    /// With PostgreSQL, one create in the whole cluster: this replica's leader waits for the id's create lock, and
+    /// whoever gets it after another replica's create finds the committed row (a store read, never a second create).
+    /// Other replicas' callers are therefore told `created: false`. A lock holder that dies releases the lock with its
+    /// session; the next holder then reads Digital River first, so a create that landed is found, not repeated.
+    private func ensureOnceInCluster(id: String, body: JSONObject, store: CustomerStore) async -> Result<(CustomerRecord, Bool), JSONRPCError> {
+        guard let cluster, let upstream else { return await ensureUpstream(id: id, body: body, store: store) }
+        let turn: ClusterCoordinator.CreateTurn
+        do {
+            turn = try await cluster.awaitCreateTurn(for: id, waitSeconds: Self.longestUpstreamCallSeconds(upstream.configuration)) {
+                store.record(for: id)
+            }
+        } catch {
+            return .failure(RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))]))
+        }
+        func existing(_ record: CustomerRecord) -> Result<(CustomerRecord, Bool), JSONRPCError> {
+            record.state == .live ? .success((record, false)) : .failure(gone(record))
+        }
+        switch turn {
+        case .found(let record):
+            return existing(record)
+        case .timedOut:
+            return .failure(RPCErrorCode.upstreamUnavailable.error([("reason", "another replica is still creating this customer")]))
+        case .holder(let lock):
+            let result = if let committed = lock.committed { existing(committed) } else { await ensureUpstream(id: id, body: body, store: store) }
+            await cluster.release(lock)
+            return result
+        }
+    }
+
+    /// How long one Digital River call may take with every retry: how long a replica waits for another's create.
+    static func longestUpstreamCallSeconds(_ configuration: DigitalRiverClientConfiguration) -> Double {
+        Double(configuration.maxAttempts) * (configuration.connectTimeoutSeconds + configuration.requestTimeoutSeconds + configuration.maxBackoffSeconds)
+            + configuration.maxRetryAfterSeconds
     }
 
     /// Read, else create, else (a concurrent creator won) read back. Never updates an existing customer.
@@ -263,7 +305,8 @@ final class CustomerMethods: Sendable {
         try call.rejectUnknownParameters(allowed: ["id"])
         let id = try customerID(call)
         guard let store = store.current else { throw RPCErrorCode.storeUnavailable.error([("reason", "store is opening")]) }
-        let alreadyDone = store.record(for: id)?.state == .forgotten && !store.queuedForgets.contains(id)
+        var alreadyDone = false
+        if store.record(for: id)?.state == .forgotten { alreadyDone = await !forgetDelivery.isQueued(id, in: store) }
         let outcome: ApplyOutcome
         do {
             // Purge locally first and durably queue the upstream request in the same transaction: whatever
@@ -277,12 +320,10 @@ final class CustomerMethods: Sendable {
         var upstreamState = alreadyDone ? "delivered" : "queued"
         if !alreadyDone, let upstream {
             // Also the way to retry a parked forget at once: calling customer.forget again tries it inline.
-            let delivery = await ForgetDelivery.deliver(id: id, upstream: upstream, store: store, logger: logger)
-            forgetDelivery.count(delivery)
-            switch delivery {
-            case .delivered: upstreamState = "delivered"
-            case .refused: upstreamState = "parked"
-            case .outage, .storeFailed: upstreamState = "queued"
+            switch await forgetDelivery.deliverNow(id: id, upstream: upstream, store: store) {
+            case .delivered?: upstreamState = "delivered"
+            case .refused?: upstreamState = "parked"
+            case .outage?, .storeFailed?, nil: upstreamState = "queued"
             }
         } else if upstream == nil {
             upstreamState = alreadyDone ? "delivered" : "queued_no_upstream"
@@ -358,10 +399,28 @@ final class CustomerMethods: Sendable {
 
     /// `cache.checkpoint {name}` reads a saved cursor (null when none).
     private func checkpoint(_ call: JSONRPCCall) throws(JSONRPCError) -> JSONRPCResult {
-        try call.rejectUnknownParameters(allowed: ["name"])
-        let name = try call.requiredString("name")
+        let name = try checkpointName(call)
         guard let store = store.current else { throw RPCErrorCode.storeUnavailable.error([("reason", "store is opening")]) }
-        return JSONRPCResult(.object(JSONObject([("name", .string(name)), ("value", store.checkpoint(name).map(JSONValue.string) ?? .null)])))
+        return Self.checkpointResult(name, store.checkpoint(name))
+    }
+
+    private func checkpointName(_ call: JSONRPCCall) throws(JSONRPCError) -> String {
+        try call.rejectUnknownParameters(allowed: ["name"])
+        return try call.requiredString("name")
+    }
+
+    private static func checkpointResult(_ name: String, _ value: String?) -> JSONRPCResult {
+        JSONRPCResult(.object(JSONObject([("name", .string(name)), ("value", value.map(JSONValue.string) ?? .null)])))
+    }
+
+    /// `cache.checkpoint` with PostgreSQL: the committed value, whichever replica the warm job wrote it through.
+    private func sharedCheckpoint(_ call: JSONRPCCall, cluster: ClusterCoordinator) async throws(JSONRPCError) -> JSONRPCResult {
+        let name = try checkpointName(call)
+        do {
+            return Self.checkpointResult(name, try await cluster.checkpoint(name))
+        } catch {
+            throw RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))])
+        }
     }
 
     // MARK: helpers

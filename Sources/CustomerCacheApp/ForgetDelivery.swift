@@ -12,6 +12,10 @@ import Synchronization
 /// Each id stands alone: an outage (5xx, timeout, 408, 429) backs that id off exponentially, and a permanent
 /// refusal (any other 4xx but 404) parks it durably with its reason, to be retried every `parkedRetrySeconds`,
 /// at the next start, or when `customer.forget` is called for it again. Neither holds the ids behind it back.
+///
+/// With PostgreSQL the queue is one table for every replica: each attempt first leases its entry
+/// (`ClusterCoordinator`), so exactly one replica delivers it, and a lease whose replica died runs out and the next
+/// replica's round takes the entry over. Backoff after an outage is kept in the row, so it is the cluster's, not one replica's.
 final class ForgetDelivery: Sendable {
     /// What one delivery attempt came to.
     enum Outcome: Sendable, Equatable {
@@ -35,6 +39,11 @@ final class ForgetDelivery: Sendable {
     private let delivered: Counter
     private let outages: Counter
     private let refusals = Mutex<[String: Counter]>([:])
+    /// PostgreSQL only: the shared queue and its leases.
+    private let cluster: ClusterCoordinator?
+    /// PostgreSQL only: the shared queue as last read (every round and after each inline attempt), for readiness,
+    /// which must not block on the database.
+    private let sharedSummary = Mutex<ClusterCoordinator.ForgetQueueSummary?>(nil)
     /// Per-id backoff after outages, in monotonic time; lost on restart, which then retries everything once.
     private let backoff = Mutex<[String: (failures: Int, due: ContinuousClock.Instant)]>([:])
     /// Rounds before this one; the first round also retries parked entries (a restart is an operator's retry).
@@ -43,10 +52,14 @@ final class ForgetDelivery: Sendable {
     static let maxBackoffSeconds: Double = 600
     /// Outages in a row after which a round stops: Digital River is down, and the rest keep their turn.
     static let outagesEndingRound = 3
+    /// How long one replica's claim on a queued forget lasts unless renewed; renewed every third of it while its
+    /// attempt runs, so a replica that died hands its entry over after at most this long.
+    static let leaseSeconds: Double = 15
 
     init(store: StoreHolder, upstream: UpstreamHolder, intervalSeconds: Double, parkedRetrySeconds: Int64 = 6 * 3600,
-         metrics: MetricsRegistry, logger: Logger, clock: @escaping @Sendable () -> Int64) {
+         cluster: ClusterCoordinator? = nil, metrics: MetricsRegistry, logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.store = store
+        self.cluster = cluster
         self.upstream = upstream
         self.logger = logger
         self.intervalSeconds = intervalSeconds
@@ -115,6 +128,7 @@ final class ForgetDelivery: Sendable {
 
     /// Retries the queue every `intervalSeconds` until cancelled.
     func run() async {
+        await refreshSharedSummary()
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(intervalSeconds))
             await runRound()
@@ -124,6 +138,13 @@ final class ForgetDelivery: Sendable {
     /// One pass over the queue, oldest first: every id that is due gets one attempt.
     func runRound() async {
         let firstRound = rounds.wrappingAdd(1, ordering: .relaxed).oldValue == 0
+        if let cluster {
+            if let store = store.current, store.isOpen, let upstream = upstream.current {
+                await runSharedRound(cluster: cluster, store: store, upstream: upstream, firstRound: firstRound)
+            }
+            await refreshSharedSummary()
+            return
+        }
         guard let store = store.current, store.isOpen, let upstream = upstream.current else { return }
         let nowSeconds = clock() / 1_000_000
         var outagesInARow = 0
@@ -150,6 +171,85 @@ final class ForgetDelivery: Sendable {
         }
     }
 
+    /// The PostgreSQL round: lease the oldest due entry nobody holds, attempt it, repeat until none is left.
+    private func runSharedRound(cluster: ClusterCoordinator, store: CustomerStore, upstream: DigitalRiverClient, firstRound: Bool) async {
+        let parkedBefore = clock() / 1_000_000 - parkedRetrySeconds
+        var attempted: [String] = []
+        var outagesInARow = 0
+        while !Task.isCancelled {
+            let claimed: QueuedForget?
+            do {
+                claimed = try await cluster.claimNextForget(parkedBeforeSeconds: parkedBefore, afterRestart: firstRound, skipping: attempted,
+                                                            leaseSeconds: Self.leaseSeconds)
+            } catch {
+                return  // PostgreSQL is unreachable: nothing delivered could be recorded either.
+            }
+            guard let entry = claimed else { return }
+            attempted.append(entry.id)
+            let outcome = await deliverLeased(entry.id, cluster: cluster, upstream: upstream, store: store)
+            count(outcome)
+            switch outcome {
+            case .delivered, .refused:
+                outagesInARow = 0
+            case .outage:
+                outagesInARow += 1
+                if outagesInARow >= Self.outagesEndingRound { return }
+            case .storeFailed:
+                return
+            }
+        }
+    }
+
+    /// One attempt on an entry this replica has leased: the lease is renewed while Digital River takes its time,
+    /// then ended (with the cluster's backoff after an outage). A delivered entry's row is gone with its lease.
+    private func deliverLeased(_ id: String, cluster: ClusterCoordinator, upstream: DigitalRiverClient, store: CustomerStore) async -> Outcome {
+        let renewal = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int(Self.leaseSeconds * 1000 / 3)))
+                if Task.isCancelled { return }
+                try? await cluster.renewForget(id, leaseSeconds: Self.leaseSeconds)
+            }
+        }
+        let outcome = await Self.deliver(id: id, upstream: upstream, store: store, logger: logger)
+        renewal.cancel()
+        switch outcome {
+        case .delivered, .storeFailed:
+            break  // Delivered: the row is deleted. Not recorded: the lease runs out and the entry is tried again.
+        case .refused:
+            try? await cluster.releaseForget(id, backingOff: false, intervalSeconds: intervalSeconds, maxBackoffSeconds: Self.maxBackoffSeconds)
+        case .outage:
+            try? await cluster.releaseForget(id, backingOff: true, intervalSeconds: intervalSeconds, maxBackoffSeconds: Self.maxBackoffSeconds)
+        }
+        return outcome
+    }
+
+    /// The inline attempt of `customer.forget`, counted. With PostgreSQL only when no other replica holds the entry
+    /// (nil: it does, and delivers it; or the database cannot say).
+    func deliverNow(id: String, upstream: DigitalRiverClient, store: CustomerStore) async -> Outcome? {
+        let outcome: Outcome
+        if let cluster {
+            guard (try? await cluster.claimForget(id, leaseSeconds: Self.leaseSeconds)) == true else { return nil }
+            outcome = await deliverLeased(id, cluster: cluster, upstream: upstream, store: store)
+            await refreshSharedSummary()
+        } else {
+            outcome = await Self.deliver(id: id, upstream: upstream, store: store, logger: logger)
+        }
+        count(outcome)
+        return outcome
+    }
+
+    /// Whether a forget of `id` still has to reach Digital River: the shared queue with PostgreSQL (another replica
+    /// may have delivered it; when the database cannot say, yes), this store's queue otherwise.
+    func isQueued(_ id: String, in store: CustomerStore) async -> Bool {
+        guard let cluster else { return store.queuedForgets.contains(id) }
+        return (try? await cluster.isForgetQueued(id)) ?? true
+    }
+
+    private func refreshSharedSummary() async {
+        guard let cluster, let summary = try? await cluster.forgetQueueSummary() else { return }
+        sharedSummary.withLock { $0 = summary }
+    }
+
     private func backOff(_ id: String) {
         backoff.withLock { table in
             let failures = (table[id]?.failures ?? 0) + 1
@@ -159,16 +259,27 @@ final class ForgetDelivery: Sendable {
     }
 
     /// Readiness detail (always ready: the local purge is done; this is about Digital River).
+    /// With PostgreSQL it describes the queue every replica shares, as of the last round or inline attempt.
     func readiness() -> Readiness.Status {
-        let queue = store.current?.forgetQueue ?? []
-        let parked = queue.filter { $0.parked != nil }
-        guard !queue.isEmpty else { return .init(ready: true, detail: "no forget pending upstream") }
-        var detail = "\(queue.count) forget(s) waiting for Digital River"
-        if !parked.isEmpty {
-            var reasons: [String: Int] = [:]
-            for entry in parked { reasons[entry.parked?.reason ?? "", default: 0] += 1 }
+        let waiting: Int
+        var reasons: [String: Int] = [:]
+        let scope: String
+        if cluster != nil, let summary = sharedSummary.withLock({ $0 }) {
+            waiting = summary.waiting
+            reasons = summary.parkedByReason
+            scope = " (queue shared by every replica)"
+        } else {
+            let queue = store.current?.forgetQueue ?? []
+            waiting = queue.count
+            for entry in queue { if let parked = entry.parked { reasons[parked.reason, default: 0] += 1 } }
+            scope = ""
+        }
+        guard waiting > 0 else { return .init(ready: true, detail: "no forget pending upstream\(scope)") }
+        var detail = "\(waiting) forget(s) waiting for Digital River\(scope)"
+        let parkedCount = reasons.values.reduce(0, +)
+        if parkedCount > 0 {
             let listed = reasons.sorted { $0.key < $1.key }.prefix(5).map { "\($0.key) x\($0.value)" }.joined(separator: "; ")
-            detail += "; \(parked.count) parked, refused by Digital River (\(listed)): retried every \(parkedRetrySeconds / 3600) h, at restart, or by calling customer.forget again"
+            detail += "; \(parkedCount) parked, refused by Digital River (\(listed)): retried every \(parkedRetrySeconds / 3600) h, at restart, or by calling customer.forget again"
         }
         return .init(ready: true, detail: detail)
     }

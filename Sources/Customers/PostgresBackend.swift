@@ -325,6 +325,10 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         migrator.register(version: 2, name: "forget queue: parked refusals", sql: """
             ALTER TABLE forget_queue ADD COLUMN parked_reason text, ADD COLUMN parked_s bigint;
             """)
+        migrator.register(version: 3, name: "forget queue: delivery leases shared by replicas", sql: """
+            ALTER TABLE forget_queue ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz,
+                ADD COLUMN failures integer NOT NULL DEFAULT 0;
+            """)
         return migrator
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTestClient
 import JSON
 import Sockets
+import Synchronization
 import Testing
 import WebhookSignature
 #if canImport(Glibc)
@@ -16,10 +17,15 @@ private final class ServeReplica {
     let webhook: SocketAddress
     let rpc: SocketAddress
 
-    init(binary: URL, database: TestDatabase, secret: String) throws {
+    /// With `upstream`, the emulator is this replica's Digital River (short timeouts, forget retries every second).
+    init(binary: URL, database: TestDatabase, secret: String, upstream: UpstreamSandbox? = nil) throws {
         process.executableURL = binary
         process.arguments = ["serve", "--webhook-listen", "127.0.0.1:0", "--rpc-listen", "127.0.0.1:0", "--database-url", database.url]
         var environment = ProcessInfo.processInfo.environment
+        if let upstream {
+            process.arguments? += ["--upstream-url", upstream.sandbox.baseURL, "--upstream-timeout-ms", "1500", "--forget-retry-seconds", "1"]
+            environment["DR_API_KEY"] = UpstreamSandbox.apiKey
+        }
         environment["CUSTOMER_CACHE_WEBHOOK_SECRETS"] = secret
         environment["CUSTOMER_CACHE_DATABASE_PASSWORD"] = database.password
         process.environment = environment
@@ -51,6 +57,25 @@ private final class ServeReplica {
     }
 
     deinit { if process.isRunning { process.terminate() } }
+
+    /// The `result` (or `error`) member of one JSON-RPC call's answer.
+    func call(_ method: String, _ params: String) -> (result: JSONValue?, error: JSONValue?) { Self.call(rpc, method, params) }
+
+    static func call(_ rpc: SocketAddress, _ method: String, _ params: String) -> (result: JSONValue?, error: JSONValue?) {
+        let body = Array(#"{"jsonrpc":"2.0","method":"\#(method)","params":\#(params),"id":1}"#.utf8)
+        guard let response = try? RawClient(rpc).exchange(method: "POST", path: "/rpc", headers: [("Content-Type", "application/json")], body: body),
+              case .object(let envelope)? = try? JSONValue.parse(response.body) else { return (nil, nil) }
+        return (envelope["result"], envelope["error"])
+    }
+
+    /// The sum of every series of `name` on this replica's `/metrics` whose labels include `labels`.
+    func metric(_ name: String, labels: String) -> Double {
+        guard let response = try? RawClient(rpc).exchange(method: "GET", path: "/metrics") else { return 0 }
+        return response.bodyText.split(separator: "\n").filter { $0.hasPrefix(name + "{") && $0.contains(labels) }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+    }
+
+    func readinessText() -> String { (try? RawClient(rpc).exchange(method: "GET", path: "/readyz"))?.bodyText ?? "" }
 
     func email(of id: String, consistency: String = "cache") -> String? {
         let body = Array(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"\#(id)","consistency":"\#(consistency)"},"id":1}"#.utf8)
@@ -99,6 +124,88 @@ struct ReplicaTests {
             let log = replica.stop()
             #expect(!log.contains(password))
         }
+    }
+
+    @Test("concurrent customer.ensure of one new id on three replicas: one create at Digital River, one created:true in the cluster")
+    func ensureCreatesOnceAcrossReplicas() throws {
+        let binary = try #require(builtCustomerCacheExecutable)
+        let database = try TestDatabase()
+        let upstream = try UpstreamSandbox(seed: 0)
+        let replicas = try (0..<3).map { _ in try ServeReplica(binary: binary, database: database, secret: "whsec_replica_test", upstream: upstream) }
+        // Every upstream call takes a while, so all three replicas are inside their ensure at the same moment.
+        upstream.fail(latencyMilliseconds: 300)
+        let calls = 30
+        let answers = Mutex<[(result: JSONValue?, error: JSONValue?)]>([])
+        let addresses = replicas.map(\.rpc)
+        DispatchQueue.concurrentPerform(iterations: calls) { index in
+            let answer = ServeReplica.call(addresses[index % 3], "customer.ensure", #"{"id":"race-1","email":"race@example.com","locale":"en_US"}"#)
+            answers.withLock { $0.append(answer) }
+        }
+        let all = answers.withLock { $0 }
+        #expect(all.count == calls)
+        #expect(all.allSatisfy { $0.result?["customer"]?["id"]?.stringValue == "race-1" }, "every call is answered with the customer: \(all.compactMap(\.error))")
+        #expect(all.filter { $0.result?["created"] == .bool(true) }.count == 1)
+        #expect(upstream.count("POST /customers") == 1)
+        #expect(upstream.sandbox.customerCount == 1)
+        // A later ensure anywhere finds it without asking Digital River to create it again.
+        upstream.fail()
+        #expect(replicas[2].call("customer.ensure", #"{"id":"race-1","email":"race@example.com"}"#).result?["created"] == .bool(false))
+        #expect(upstream.count("POST /customers") == 1)
+        for replica in replicas { _ = replica.stop() }
+    }
+
+    @Test("a forget queued on a replica that is then killed -9 is delivered once, by another replica, when Digital River is back")
+    func forgetSurvivesItsReplica() throws {
+        let binary = try #require(builtCustomerCacheExecutable)
+        let database = try TestDatabase()
+        let upstream = try UpstreamSandbox(seed: 0)
+        try upstream.sandbox.create(JSONObject([("id", "forget-me"), ("email", "forget@example.com")]))
+        let replicas = try (0..<3).map { _ in try ServeReplica(binary: binary, database: database, secret: "whsec_replica_test", upstream: upstream) }
+        upstream.fail(serverErrors: 1)
+        let answer = replicas[0].call("customer.forget", #"{"id":"forget-me"}"#)
+        #expect(answer.result?["upstream"]?.stringValue == "queued", "\(String(describing: answer.error))")
+        kill(replicas[0].process.processIdentifier, SIGKILL)
+        replicas[0].process.waitUntilExit()
+        let survivors = Array(replicas[1...])
+        // Their readiness describes the cluster's queue, which holds the dead replica's entry.
+        #expect(waitUntil(seconds: 15) {
+            survivors.allSatisfy { $0.readinessText().contains("1 forget(s) waiting for Digital River (queue shared by every replica)") }
+        })
+        let updatesBefore = upstream.count("POST /customers/{id}")
+        upstream.fail()
+        let delivered = waitUntil(seconds: 60) {
+            upstream.sandbox.customer(id: "forget-me")?["requestToBeForgotten"] == .bool(true)
+                && survivors.allSatisfy { $0.readinessText().contains("no forget pending upstream") }
+        }
+        #expect(delivered)
+        // Several more rounds on both survivors: nobody delivers it again.
+        Thread.sleep(forTimeInterval: 4)
+        #expect(upstream.count("POST /customers/{id}") - updatesBefore == 1)
+        #expect(survivors.map { $0.metric("customer_cache_forget_deliveries_total", labels: #"outcome="delivered""#) }.reduce(0, +) == 1)
+        for replica in survivors { _ = replica.stop() }
+    }
+
+    @Test("a warm-up checkpoint saved through one replica is what cache.checkpoint answers through another")
+    func checkpointIsShared() throws {
+        let binary = try #require(builtCustomerCacheExecutable)
+        let database = try TestDatabase()
+        let replicas = try (0..<2).map { _ in try ServeReplica(binary: binary, database: database, secret: "whsec_replica_test") }
+        #expect(replicas[1].call("cache.checkpoint", #"{"name":"warm-list"}"#).result?["value"] == .null)
+        _ = replicas[0].call("cache.load", #"{"customers":[],"checkpoint":{"name":"warm-list","value":"cursor-7"}}"#)
+        #expect(replicas[1].call("cache.checkpoint", #"{"name":"warm-list"}"#).result?["value"]?.stringValue == "cursor-7")
+        _ = replicas[1].call("cache.load", #"{"customers":[],"checkpoint":{"name":"warm-list","value":null}}"#)
+        #expect(replicas[0].call("cache.checkpoint", #"{"name":"warm-list"}"#).result?["value"] == .null)
+        for replica in replicas { _ = replica.stop() }
+    }
+
+    /// Polls `condition` every 50 ms for up to `seconds`.
+    private func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            guard Date() < deadline else { return false }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return true
     }
 
     @Test("a URL carrying a password is refused at start, without echoing it")
