@@ -257,8 +257,10 @@ public final class ClusterCoordinator: Sendable {
     /// Closes every idle session (those in use close as they come back broken, or at deinit).
     public func close() {
         let idle = pool.withLock { pool in
-            defer { pool.idle = []; pool.open -= pool.idle.count }
-            return pool.idle
+            let idle = pool.idle
+            pool.idle = []
+            pool.open -= idle.count
+            return idle
         }
         for session in idle { session.connection.close() }
     }

@@ -62,30 +62,30 @@ final class StoredCustomer: Sendable {
 
 @Suite("customer.ensure when a create's answer is lost", .serialized)
 struct EnsureLostAnswerTests {
-    func ensure(_ upstream: LostCreateAnswerUpstream) throws -> JSONValue {
+    func ensure(_ upstream: LostCreateAnswerUpstream, on backend: ServiceBackend) throws -> JSONValue {
         let live = try LiveService(settings: ["upstream-url": "http://\(upstream.address)", "upstream-timeout-ms": "3000"],
                                    environment: [AppConfiguration.webhookSecretsEnvironmentName: LiveService.secret,
-                                                 AppConfiguration.apiKeyEnvironmentName: UpstreamSandbox.apiKey])
+                                                 AppConfiguration.apiKeyEnvironmentName: UpstreamSandbox.apiKey], backend: backend)
         defer { live.stop(); live.removeData() }
         return try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.ensure","params":{"id":"lost-1","email":"n@example.com","metadata":{"a":"1","b":"2"}},"id":1}"#)
     }
 
-    @Test("the retry that meets this call's own committed create reports created:true")
-    func ownCreate() throws {
-        let response = try ensure(try LostCreateAnswerUpstream())
+    @Test("the retry that meets this call's own committed create reports created:true", arguments: ServiceBackend.available)
+    func ownCreate(backend: ServiceBackend) throws {
+        let response = try ensure(try LostCreateAnswerUpstream(), on: backend)
         #expect(response["result"]?["created"] == true, "\(response)")
         #expect(response["result"]?["customer"]?["email"] == "n@example.com")
     }
 
-    @Test("a conflict on the first attempt is someone else's create: created:false")
-    func othersCreate() throws {
-        let response = try ensure(try LostCreateAnswerUpstream(conflictFromTheStart: true))
+    @Test("a conflict on the first attempt is someone else's create: created:false", arguments: ServiceBackend.available)
+    func othersCreate(backend: ServiceBackend) throws {
+        let response = try ensure(try LostCreateAnswerUpstream(conflictFromTheStart: true), on: backend)
         #expect(response["result"]?["created"] == false, "\(response)")
     }
 
-    @Test("a customer that does not carry what this call sent is not claimed: created:false")
-    func differentCustomer() throws {
-        let response = try ensure(try LostCreateAnswerUpstream(storedEmail: "someone-else@example.com"))
+    @Test("a customer that does not carry what this call sent is not claimed: created:false", arguments: ServiceBackend.available)
+    func differentCustomer(backend: ServiceBackend) throws {
+        let response = try ensure(try LostCreateAnswerUpstream(storedEmail: "someone-else@example.com"), on: backend)
         #expect(response["result"]?["created"] == false, "\(response)")
     }
 }

@@ -53,8 +53,9 @@ final class ScriptedDigitalRiver: DigitalRiverTransport {
 struct ForgetDeliveryTests {
     static func forget(_ id: String) -> String { #"{"jsonrpc":"2.0","method":"customer.forget","params":{"id":"\#(id)"},"id":1}"# }
 
-    @Test("a forget Digital River refuses for good is parked with its reason and never holds back the ones behind it")
-    func refusalDoesNotBlockTheQueue() throws {
+    @Test("a forget Digital River refuses for good is parked with its reason and never holds back the ones behind it",
+          arguments: ServiceBackend.available)
+    func refusalDoesNotBlockTheQueue(backend: ServiceBackend) throws {
         let recovered = Atomic<Bool>(false)
         let digitalRiver = ScriptedDigitalRiver { id in
             switch id {
@@ -64,7 +65,7 @@ struct ForgetDeliveryTests {
             }
         }
         let logs = LogCapture()
-        let live = try LiveService(settings: ["forget-retry-seconds": "1"], logHandler: logs)
+        let live = try LiveService(settings: ["forget-retry-seconds": "1"], logHandler: logs, backend: backend)
         defer { live.stop(); live.removeData() }
         live.service.upstream.set(try digitalRiver.client())
 
@@ -102,10 +103,10 @@ struct ForgetDeliveryTests {
         #expect(eventually(within: 20) { live.store?.queuedForgets == ["c-flaky"] })
     }
 
-    @Test("calling customer.forget again retries a parked forget at once")
-    func forgetAgainRetriesParked() throws {
+    @Test("calling customer.forget again retries a parked forget at once", arguments: ServiceBackend.available)
+    func forgetAgainRetriesParked(backend: ServiceBackend) throws {
         let digitalRiver = ScriptedDigitalRiver { _ in 401 }
-        let live = try LiveService(settings: ["forget-retry-seconds": "60"])
+        let live = try LiveService(settings: ["forget-retry-seconds": "60"], backend: backend)
         defer { live.stop(); live.removeData() }
         live.service.upstream.set(try digitalRiver.client())
         #expect(try live.rpcJSON(Self.forget("p-1"))["result"]?["upstream"] == "parked")

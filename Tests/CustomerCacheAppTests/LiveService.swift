@@ -5,6 +5,7 @@ import HTTPTestClient
 import Logging
 import Sockets
 import Synchronization
+import Testing
 import WebhookSignature
 
 /// A wall clock tests can move; microseconds since the epoch.
@@ -16,6 +17,15 @@ final class TestClock: Sendable {
     func advance(seconds: Int64) { value.withLock { $0 += seconds * 1_000_000 } }
 }
 
+/// Where a service test keeps its store: SQLite always, PostgreSQL too when scripts/test started a server.
+enum ServiceBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    static var available: [ServiceBackend] { TestDatabase.isAvailable ? [.sqlite, .postgres] : [.sqlite] }
+    var testDescription: String { rawValue }
+}
+
 /// A real service on 127.0.0.1 port 0 with a temporary data directory, removed afterwards unless kept for a restart.
 final class LiveService {
     let service: CustomerCacheService
@@ -23,6 +33,8 @@ final class LiveService {
     let rpc: SocketAddress
     let dataDirectory: String
     let clock: TestClock
+    /// The PostgreSQL schema the service runs on (nil: SQLite in `dataDirectory`); dropped after the service.
+    let database: TestDatabase?
     private var stopped = false
 
     static let secret = "whsec_test_current"
@@ -30,12 +42,18 @@ final class LiveService {
 
     init(dataDirectory: String? = nil, clock: TestClock = TestClock(), settings: [String: String] = [:],
          environment: [String: String] = [AppConfiguration.webhookSecretsEnvironmentName: "\(LiveService.secret),\(LiveService.oldSecret)"],
-         logHandler: LogCapture? = nil) throws {
+         logHandler: LogCapture? = nil, backend: ServiceBackend = .sqlite) throws {
         let directory = dataDirectory ?? NSTemporaryDirectory() + "cc-app-tests-" + UUID().uuidString
         self.dataDirectory = directory
         self.clock = clock
         var flags = ["webhook-listen": "127.0.0.1:0", "rpc-listen": "127.0.0.1:0", "data-dir": directory, "event-loops": "2"]
         for (key, value) in settings { flags[key] = value }
+        var environment = environment
+        database = backend == .postgres ? try TestDatabase() : nil
+        if let database {
+            flags["database-url"] = database.url
+            environment[AppConfiguration.databasePasswordEnvironmentName] = database.password
+        }
         let configuration = try AppConfiguration(sources: ConfigurationSources(flags: flags, environment: environment, fileContents: nil),
                                                  environment: environment)
         var logger = logHandler.map { handler in Logger(label: "test") { _ in handler } } ?? Logger(label: "test")
