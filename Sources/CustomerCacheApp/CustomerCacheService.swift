@@ -110,11 +110,12 @@ public final class CustomerCacheService: Sendable {
         metrics.gauge("customer_cache_store_purges_pending", help: "Purged customers whose old bytes may still be in the WAL (checkpoint+truncate failed; retried).") {
             storeHolder.current?.health.pendingPurgeCount ?? 0
         }
+        // With PostgreSQL both count the queue every replica shares.
         metrics.gauge("customer_cache_forget_queue", help: "Requests to be forgotten not yet delivered to Digital River.") {
-            storeHolder.current?.queuedForgets.count ?? 0
+            forgetDelivery.queueState().waiting
         }
         metrics.gauge("customer_cache_forget_parked", help: "Queued forgets Digital River refused for good (4xx), retried rarely.") {
-            storeHolder.current?.forgetQueue.filter { $0.parked != nil }.count ?? 0
+            forgetDelivery.queueState().parkedByReason.values.reduce(0, +)
         }
 
         var rpcRouter = HTTPRouter()

@@ -258,22 +258,21 @@ final class ForgetDelivery: Sendable {
         }
     }
 
+    /// Entries waiting and the parked ones by reason: the whole cluster's with PostgreSQL (as of the last read), this
+    /// store's otherwise. Never blocks on I/O (readiness and metrics scrapes read it).
+    func queueState() -> (waiting: Int, parkedByReason: [String: Int], shared: Bool) {
+        if cluster != nil, let summary = sharedSummary.withLock({ $0 }) { return (summary.waiting, summary.parkedByReason, true) }
+        let queue = store.current?.forgetQueue ?? []
+        var reasons: [String: Int] = [:]
+        for entry in queue { if let parked = entry.parked { reasons[parked.reason, default: 0] += 1 } }
+        return (queue.count, reasons, false)
+    }
+
     /// Readiness detail (always ready: the local purge is done; this is about Digital River).
     /// With PostgreSQL it describes the queue every replica shares, as of the last round or inline attempt.
     func readiness() -> Readiness.Status {
-        let waiting: Int
-        var reasons: [String: Int] = [:]
-        let scope: String
-        if cluster != nil, let summary = sharedSummary.withLock({ $0 }) {
-            waiting = summary.waiting
-            reasons = summary.parkedByReason
-            scope = " (queue shared by every replica)"
-        } else {
-            let queue = store.current?.forgetQueue ?? []
-            waiting = queue.count
-            for entry in queue { if let parked = entry.parked { reasons[parked.reason, default: 0] += 1 } }
-            scope = ""
-        }
+        let (waiting, reasons, shared) = queueState()
+        let scope = shared ? " (queue shared by every replica)" : ""
         guard waiting > 0 else { return .init(ready: true, detail: "no forget pending upstream\(scope)") }
         var detail = "\(waiting) forget(s) waiting for Digital River\(scope)"
         let parkedCount = reasons.values.reduce(0, +)

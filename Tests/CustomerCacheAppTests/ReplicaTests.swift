@@ -69,9 +69,9 @@ private final class ServeReplica {
     }
 
     /// The sum of every series of `name` on this replica's `/metrics` whose labels include `labels`.
-    func metric(_ name: String, labels: String) -> Double {
+    func metric(_ name: String, labels: String = "") -> Double {
         guard let response = try? RawClient(rpc).exchange(method: "GET", path: "/metrics") else { return 0 }
-        return response.bodyText.split(separator: "\n").filter { $0.hasPrefix(name + "{") && $0.contains(labels) }
+        return response.bodyText.split(separator: "\n").filter { ($0.hasPrefix(name + "{") || $0.hasPrefix(name + " ")) && (labels.isEmpty || $0.contains(labels)) }
             .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
     }
 
@@ -171,6 +171,7 @@ struct ReplicaTests {
         #expect(waitUntil(seconds: 15) {
             survivors.allSatisfy { $0.readinessText().contains("1 forget(s) waiting for Digital River (queue shared by every replica)") }
         })
+        #expect(survivors.allSatisfy { $0.metric("customer_cache_forget_queue") == 1 })
         let updatesBefore = upstream.count("POST /customers/{id}")
         upstream.fail()
         let delivered = waitUntil(seconds: 60) {
@@ -182,6 +183,7 @@ struct ReplicaTests {
         Thread.sleep(forTimeInterval: 4)
         #expect(upstream.count("POST /customers/{id}") - updatesBefore == 1)
         #expect(survivors.map { $0.metric("customer_cache_forget_deliveries_total", labels: #"outcome="delivered""#) }.reduce(0, +) == 1)
+        #expect(survivors.allSatisfy { $0.metric("customer_cache_forget_queue") == 0 })
         for replica in survivors { _ = replica.stop() }
     }
 
