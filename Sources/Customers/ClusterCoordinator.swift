@@ -183,6 +183,7 @@ public final class ClusterCoordinator: Sendable {
     // MARK: sessions
 
     /// One statement on a pooled session, off the cooperative threads (libpq blocks).
+    @discardableResult
     private func run(_ sql: String, _ parameters: [PostgresValue] = []) async throws(StoreError) -> PostgresRows {
         let session = try await checkOut()
         let result: Result<PostgresRows, StoreError> = await blocking { try session.connection.execute(sql, parameters) }
