@@ -32,7 +32,18 @@ final class ChangeFollower: @unchecked Sendable {
     private var applied: Int64
     private let pollMilliseconds: Int32 = 500
     /// Most changes applied per query.
-    private static let pageSize = 2000
+    static let pageSize = 2000
+    /// The changes in `($1, $2]` with their committed rows and the head of the same snapshot. Bounded on both sides
+    /// and joined through a LATERAL lookup (its LIMIT keeps the planner from flattening it into a hash join), so a
+    /// page reads its rows by primary key however stale the table statistics are: a hash join would scan every
+    /// customer on each wake-up, which is what a freshly loaded or fast-growing table without ANALYZE got.
+    static let pageQuery = """
+        SELECT c.seq, (extract(epoch FROM c.committed_at) * 1000)::bigint, u.id, u.state, u.updated_us, u.event_us, u.stale, u.body,
+            (SELECT seq FROM change_head)
+        FROM customer_changes c LEFT JOIN LATERAL (
+            SELECT id, state, updated_us, event_us, stale, body FROM customers WHERE id = c.customer_id LIMIT 1) u ON true
+        WHERE c.seq > $1 AND c.seq <= $2 ORDER BY c.seq
+        """
 
     var status: ReplicationStatus { statusLock.withLock { $0 } }
 
@@ -87,12 +98,7 @@ final class ChangeFollower: @unchecked Sendable {
     /// there are changes: the page comes with the head of the same snapshot, so a short page needs no second look.
     private func catchUp(_ connection: PostgresConnection) throws {
         while !stopping.load(ordering: .relaxed) {
-            let rows = try connection.execute("""
-                SELECT c.seq, (extract(epoch FROM c.committed_at) * 1000)::bigint, u.id, u.state, u.updated_us, u.event_us, u.stale, u.body,
-                    (SELECT seq FROM change_head)
-                FROM customer_changes c LEFT JOIN customers u ON u.id = c.customer_id
-                WHERE c.seq > $1 ORDER BY c.seq LIMIT \(Self.pageSize)
-                """, [.integer(applied)])
+            let rows = try connection.execute(Self.pageQuery, [.integer(applied), .integer(applied + Int64(Self.pageSize))])
             let head = rows.count > 0 ? rows.integer(0, 8) ?? applied
                 : try connection.execute("SELECT seq FROM change_head").integer(0, 0) ?? applied
             statusLock.withLock { $0.headSequence = head }
