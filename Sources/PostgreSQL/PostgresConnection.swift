@@ -130,6 +130,11 @@ public final class PostgresConnection {
         guard let handle else { throw PostgresError(.connection, message: "connection closed") }
         guard !statements.isEmpty else { return [] }
         guard PQenterPipelineMode(handle) == 1 else { throw PostgresError(.protocolViolation, message: Self.message(handle)) }
+        defer {
+            // Every normal path leaves pipeline mode below; one that could not (results lost with a broken
+            // connection) closes it, so the next caller reconnects instead of meeting a connection stuck mid-pipeline.
+            if self.handle != nil, PQpipelineStatus(handle) != PQ_PIPELINE_OFF, PQexitPipelineMode(handle) != 1 { close() }
+        }
         roundTrips += 1
         statementsSent += statements.count
         var firstError: PostgresError?
@@ -145,11 +150,7 @@ public final class PostgresConnection {
             }
             sent += 1
         }
-        guard PQpipelineSync(handle) == 1 else {
-            let error = PostgresError(.connection, message: Self.message(handle))
-            PQexitPipelineMode(handle)
-            throw firstError ?? error
-        }
+        guard PQpipelineSync(handle) == 1 else { throw firstError ?? PostgresError(.connection, message: Self.message(handle)) }
         var results: [PostgresRows] = []
         results.reserveCapacity(sent)
         for statement in statements.prefix(sent) {
