@@ -554,53 +554,126 @@ def soak():
         ours.stop()
 
 
+class LocalPostgres:
+    """A throwaway server from scripts/postgres (fsync and synchronous_commit on) and a fresh schema per use."""
+
+    def __init__(self):  # noqa: D107
+        import re
+        started = subprocess.run(["scripts/postgres", "start"], capture_output=True, text=True, check=True).stdout
+        env_vars = dict(re.findall(r"export (\w+)=(\S+)", started))
+        self.dir, self.url = env_vars["CUSTOMER_CACHE_TEST_PG_DIR"], env_vars["CUSTOMER_CACHE_TEST_DATABASE_URL"]
+        self.password = open(env_vars["CUSTOMER_CACHE_TEST_DATABASE_PASSWORD_FILE"]).read().strip()
+        self.env = dict(os.environ, PGPASSWORD=self.password)
+        self.schemas = 0
+
+    def schema(self, table_sql=""):
+        """A new schema (plus `table_sql`, where {schema} is its name); the URL that makes it every session's search path."""
+        self.schemas += 1
+        schema = f"bench_{self.schemas}_{os.getpid()}"
+        subprocess.run(["psql", "-q", self.url, "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; {table_sql.format(schema=schema)}"],
+                       env=self.env, check=True)
+        return self.url + f"?options=-csearch_path%3D{schema}", schema
+
+    def serve(self, schema_url, binary=None):
+        return start_service({"CUSTOMER_CACHE_DATABASE_PASSWORD": self.password}, ("--database-url", schema_url), binary=binary)
+
+    def stop(self):
+        subprocess.run(["scripts/postgres", "stop", self.dir], check=False)
+
+
 def postgres_bench():
     """Webhook ingest with durable acks on a PostgreSQL store (scripts/postgres: a local server, fsync and
-    synchronous_commit on) vs the same server's one-INSERT-per-transaction rate measured with pgbench in the same run."""
-    import json, re
-    started = subprocess.run(["scripts/postgres", "start"], capture_output=True, text=True, check=True).stdout
-    env_vars = dict(re.findall(r"export (\w+)=(\S+)", started))
-    pg_dir, url = env_vars["CUSTOMER_CACHE_TEST_PG_DIR"], env_vars["CUSTOMER_CACHE_TEST_DATABASE_URL"]
-    password = open(env_vars["CUSTOMER_CACHE_TEST_DATABASE_PASSWORD_FILE"]).read().strip()
-    pg_env = dict(os.environ, PGPASSWORD=password)
+    synchronous_commit on) vs the same server's one-INSERT-per-transaction rate measured with pgbench in the same run.
+    BENCH_BASELINE_BINARY=path runs an older customer-cache build through the same load in every round too."""
+    import re
+    baseline_binary = os.environ.get("BENCH_BASELINE_BINARY")
+    pg = LocalPostgres()
     bin_dir = sorted(d for d in os.listdir("/usr/lib/postgresql"))[-1]
     pgbench = os.path.join("/usr/lib/postgresql", bin_dir, "bin", "pgbench")
     script = os.path.join(tempfile.mkdtemp(prefix="bench-pg-"), "insert.sql")
     open(script, "w").write("INSERT INTO bench_one (id, received_s) VALUES (:client_id::text || '-' || random(), 0);\n")
     try:
-        results, singles, concurrent = [], [], []
-        for round_index in range(ROUNDS):
-            schema = f"bench_{round_index}_{os.getpid()}"
-            subprocess.run(["psql", "-q", url, "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; "
-                            f"CREATE TABLE {schema}.bench_one (id text PRIMARY KEY, received_s bigint)"], env=pg_env, check=True)
-            schema_url = url + f"?options=-csearch_path%3D{schema}"
-            service, webhook, rpc, data = start_service({"CUSTOMER_CACHE_DATABASE_PASSWORD": password}, ("--database-url", schema_url))
-            try:
-                results.append(signed_webhook_load(webhook))
-            finally:
-                service.stop()
-                shutil.rmtree(data, ignore_errors=True)
+        results, baselines, singles, concurrent = [], [], [], []
+        for _ in range(ROUNDS):
+            for binary, into in ((None, results), (baseline_binary, baselines)):
+                if into is baselines and not baseline_binary:
+                    continue
+                schema_url, _ = pg.schema()
+                service, webhook, rpc, data = pg.serve(schema_url, binary)
+                try:
+                    into.append(signed_webhook_load(webhook))
+                finally:
+                    service.stop()
+                    shutil.rmtree(data, ignore_errors=True)
+            schema_url, _ = pg.schema("CREATE TABLE {schema}.bench_one (id text PRIMARY KEY, received_s bigint)")
             for clients, into in ((1, singles), (CONNECTIONS, concurrent)):
                 out = subprocess.run([pgbench, "-n", "-f", script, "-c", str(clients), "-j", "2", "-T", str(DURATION), schema_url],
-                                     capture_output=True, text=True, env=pg_env).stdout
+                                     capture_output=True, text=True, env=pg.env).stdout
                 into.append(float(re.search(r"tps = ([0-9.]+)", out).group(1)))
     finally:
-        subprocess.run(["scripts/postgres", "stop", pg_dir], check=False)
-    eps = statistics.median(r["events_per_second"] for r in results)
-    p50 = statistics.median(r["p50_ms"] for r in results)
-    p99 = statistics.median(r["p99_ms"] for r in results)
-    bad = sum(sum(v for k, v in r["statuses"].items() if k != "200") for r in results)
+        pg.stop()
     single, many = statistics.median(singles), statistics.median(concurrent)
     print(f"\nsigned webhooks, durable acks on PostgreSQL ({ROUNDS} rounds x {DURATION}s, {CONNECTIONS} keep-alive senders; medians)")
-    print(f"  {eps:.0f} events/s applied, p50 {p50:.2f} ms, p99 {p99:.2f} ms, non-200: {bad}")
-    print(f"  same server, pgbench one INSERT per transaction: {single:.0f} tps with 1 client, {many:.0f} tps with {CONNECTIONS} clients")
-    print(f"  ratio events/s to one-INSERT-per-transaction: {eps / single:.1f}x (1 client), {eps / many:.1f}x ({CONNECTIONS} clients)")
+    print(f"  same server, pgbench one INSERT per transaction: {single:.0f} tps with 1 client, {many:.0f} tps with {CONNECTIONS} clients "
+          f"(per round, 1 client: {', '.join('%.0f' % x for x in singles)})")
+    for label, rows in (("this build", results), (f"baseline {baseline_binary}", baselines)):
+        if not rows:
+            continue
+        eps = statistics.median(r["events_per_second"] for r in rows)
+        p50 = statistics.median(r["p50_ms"] for r in rows)
+        p99 = statistics.median(r["p99_ms"] for r in rows)
+        bad = sum(sum(v for k, v in r["statuses"].items() if k != "200") for r in rows)
+        per_round = ", ".join("%.1f" % (r["events_per_second"] / s) for r, s in zip(rows, singles))
+        print(f"  {label}: {eps:.0f} events/s applied, p50 {p50:.2f} ms, p99 {p99:.2f} ms, non-200: {bad}")
+        print(f"    ratio to one-INSERT-per-transaction: {eps / single:.1f}x (1 client; per round {per_round}), {eps / many:.1f}x ({CONNECTIONS} clients)")
+
+
+def propagation_bench():
+    """Cross-replica propagation: two `serve` replicas on one PostgreSQL schema, signed webhooks into replica A at a
+    steady BENCH_PROPAGATION_RATE events/s (default 5,000) from 256 paced senders, and ~100 sampled events/s watched on
+    replica B through customer.get (polled every millisecond from A's 200 until B returns the new version).
+    BENCH_BASELINE_BINARY=path runs an older build's pair of replicas through the same load in every round too."""
+    import json
+    rate = int(os.environ.get("BENCH_PROPAGATION_RATE", "5000"))
+    baseline_binary = os.environ.get("BENCH_BASELINE_BINARY")
+    pg = LocalPostgres()
+    builds = {None: []}
+    if baseline_binary:
+        builds[baseline_binary] = []
+    try:
+        for _ in range(ROUNDS):
+            for binary, rounds in builds.items():
+                schema_url, _ = pg.schema()
+                replica_a = pg.serve(schema_url, binary)
+                replica_b = pg.serve(schema_url, binary)
+                try:
+                    out = subprocess.run([os.path.join(RELEASE, "customer-cache-bench"), "propagation", f"127.0.0.1:{replica_a[1]}",
+                                          f"127.0.0.1:{replica_b[2]}", str(rate), str(DURATION)], capture_output=True, text=True,
+                                         env=dict(os.environ, BENCH_WEBHOOK_SECRET="bench-secret")).stdout
+                    rounds.append(json.loads(out))
+                finally:
+                    for service, _, _, data in (replica_a, replica_b):
+                        service.stop()
+                        shutil.rmtree(data, ignore_errors=True)
+    finally:
+        pg.stop()
+    print(f"\ncross-replica propagation on PostgreSQL ({ROUNDS} rounds x {DURATION}s, webhooks into replica A at {rate}/s, "
+          f"customer.get on replica B; medians)")
+    for binary, rounds in builds.items():
+        med = lambda key: statistics.median(r[key] for r in rounds)
+        bad = sum(sum(v for k, v in r["statuses"].items() if k != "200") for r in rounds)
+        print(f"  {'this build' if binary is None else 'baseline ' + binary}: {med('events_per_second'):.0f} events/s acknowledged by A, "
+              f"non-200: {bad}; {sum(r['samples'] for r in rounds)} samples, {sum(r['missed'] for r in rounds)} not seen on B within 5 s")
+        print(f"    A's 200 -> visible on B: p50 {med('ack_p50_ms'):.2f} ms, p99 {med('ack_p99_ms'):.2f} ms "
+              f"(per round p99: {', '.join('%.1f' % r['ack_p99_ms'] for r in rounds)})")
+        print(f"    webhook sent to A -> visible on B: p50 {med('send_p50_ms'):.2f} ms, p99 {med('send_p99_ms'):.2f} ms")
 
 
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "http"
     scenarios = {"http": [http_bench], "soak": [soak], "rpc": [rpc_bench], "webhooks": [webhook_bench], "warm": [warm_bench],
-                 "postgres": [postgres_bench], "instructions": [instructions_bench]}
+                 "postgres": [postgres_bench, propagation_bench], "propagation": [propagation_bench],
+                 "instructions": [instructions_bench]}
     scenarios["all"] = [f for name in ("http", "rpc", "webhooks", "warm", "soak", "instructions") for f in scenarios[name]]
     if mode not in scenarios:
         sys.exit(f"unknown scenario {mode}; one of {', '.join(scenarios)}")

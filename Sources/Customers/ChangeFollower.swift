@@ -31,6 +31,19 @@ final class ChangeFollower: @unchecked Sendable {
     private var connection: PostgresConnection?
     private var applied: Int64
     private let pollMilliseconds: Int32 = 500
+    /// Most changes applied per query.
+    static let pageSize = 2000
+    /// The changes in `($1, $2]` with their committed rows and the head of the same snapshot. Bounded on both sides
+    /// and joined through a LATERAL lookup (its LIMIT keeps the planner from flattening it into a hash join), so a
+    /// page reads its rows by primary key however stale the table statistics are: a hash join would scan every
+    /// customer on each wake-up, which is what a freshly loaded or fast-growing table without ANALYZE got.
+    static let pageQuery = """
+        SELECT c.seq, (extract(epoch FROM c.committed_at) * 1000)::bigint, u.id, u.state, u.updated_us, u.event_us, u.stale, u.body,
+            (SELECT seq FROM change_head)
+        FROM customer_changes c LEFT JOIN LATERAL (
+            SELECT id, state, updated_us, event_us, stale, body FROM customers WHERE id = c.customer_id LIMIT 1) u ON true
+        WHERE c.seq > $1 AND c.seq <= $2 ORDER BY c.seq
+        """
 
     var status: ReplicationStatus { statusLock.withLock { $0 } }
 
@@ -81,17 +94,15 @@ final class ChangeFollower: @unchecked Sendable {
         return fresh
     }
 
-    /// Applies every change after `applied`, a page at a time, until none is left.
+    /// Applies every change after `applied`, a page at a time, until none is left. A wake-up costs one query when
+    /// there are changes: the page comes with the head of the same snapshot, so a short page needs no second look.
     private func catchUp(_ connection: PostgresConnection) throws {
         while !stopping.load(ordering: .relaxed) {
-            let head = try connection.execute("SELECT seq FROM change_head").integer(0, 0) ?? applied
+            let rows = try connection.execute(Self.pageQuery, [.integer(applied), .integer(applied + Int64(Self.pageSize))])
+            let head = rows.count > 0 ? rows.integer(0, 8) ?? applied
+                : try connection.execute("SELECT seq FROM change_head").integer(0, 0) ?? applied
             statusLock.withLock { $0.headSequence = head }
             guard head > applied else { return }
-            let rows = try connection.execute("""
-                SELECT c.seq, (extract(epoch FROM c.committed_at) * 1000)::bigint, u.id, u.state, u.updated_us, u.event_us, u.stale, u.body
-                FROM customer_changes c LEFT JOIN customers u ON u.id = c.customer_id
-                WHERE c.seq > $1 ORDER BY c.seq LIMIT 2000
-                """, [.integer(applied)])
             guard rows.count > 0, let first = rows.integer(0, 0), first == applied + 1 else {
                 // The changes after `applied` were pruned: start over from a consistent snapshot of every row.
                 let snapshot = try PostgresBackend.loadSnapshot(connection)
@@ -116,6 +127,8 @@ final class ChangeFollower: @unchecked Sendable {
                 $0.appliedSequence = last
                 $0.lastPropagationMilliseconds = propagation
             }
+            // A short page was the last one: the head it came with is applied, so no query to learn that.
+            if rows.count < Self.pageSize && last >= head { return }
         }
     }
 }

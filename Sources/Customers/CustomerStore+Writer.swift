@@ -32,7 +32,7 @@ final class Writer: @unchecked Sendable {
     /// Probe writes while commits fail, so readiness recovers without waiting for traffic.
     private var probeRetry: RetrySchedule
 
-    private struct Statements {
+    fileprivate struct Statements {
         let upsert: SQLiteStatement
         let markSeen: SQLiteStatement
         let oldestSeen: SQLiteStatement
@@ -197,72 +197,12 @@ final class Writer: @unchecked Sendable {
             guard let connection else { throw StoreError(.closed, "store is closed") }
             let nowSeconds = now / 1_000_000
             let batch = try connection.transaction(.immediate) { () throws -> CommittedBatch in
-                var batch = CommittedBatch()
-                var overlay: [String: CustomerRecord] = [:]
-                var seenInBatch: Set<String> = []
-                func lookup(_ id: String) -> CustomerRecord? { overlay[id] ?? current(id) }
-                func write(_ record: CustomerRecord) throws {
+                var effects = SQLiteBatchEffects(statements: statements, connection: connection, seen: seen, nowSeconds: nowSeconds)
+                let batch = try BatchApplier.apply(requests, now: now, lookup: current, effects: &effects)
+                for record in batch.records {
                     try statements.upsert.run([.text(record.id), .integer(record.state.rawValue), .integer(record.updatedTime),
                                                .integer(record.eventTime), .integer(record.stale ? 1 : 0), .blob(record.body)])
-                    overlay[record.id] = record
                 }
-                func apply(_ decision: Decision) throws -> ApplyOutcome {
-                    if case .write(let record, let outcome) = decision {
-                        try write(record)
-                        if outcome == .forgotten || outcome == .deleted { batch.purged.insert(record.id) }
-                    }
-                    return decision.outcome
-                }
-                for operations in requests {
-                    var outcomes: [ApplyOutcome] = []
-                    outcomes.reserveCapacity(operations.count)
-                    for operation in operations {
-                        switch operation {
-                        case .event(let event):
-                            // The in-memory set learns an id only after its batch committed, so a failed batch
-                            // leaves it unseen and Digital River's retry applies the event.
-                            if seenInBatch.contains(event.id) || seen.contains(event.id) {
-                                outcomes.append(.duplicate)
-                                continue
-                            }
-                            try statements.markSeen.run([.text(event.id), .integer(nowSeconds)])
-                            seenInBatch.insert(event.id)
-                            outcomes.append(try apply(CustomerRules.event(event, current: event.customerID.flatMap(lookup))))
-                        case .snapshot(let customer, let observedAt):
-                            outcomes.append(try apply(CustomerRules.snapshot(customer, observedAt: observedAt, current: lookup(customer.id))))
-                        case .forget(let id, let queueUpstream):
-                            outcomes.append(try apply(CustomerRules.forget(id: id, now: now, current: lookup(id))))
-                            if queueUpstream {
-                                try statements.queueForget.run([.text(id), .integer(nowSeconds)])
-                                batch.forgetsQueued[id] = nowSeconds
-                            }
-                        case .markStale(let id):
-                            if let record = lookup(id), record.state == .live {
-                                outcomes.append(try apply(CustomerRules.markStale(record)))
-                            } else {
-                                outcomes.append(.ignoredUnknownCustomer)
-                            }
-                        case .forgetDelivered(let id):
-                            try statements.unqueueForget.run([.text(id)])
-                            batch.forgetsDelivered.insert(id)
-                            outcomes.append(.unchanged)
-                        case .forgetParked(let id, let reason):
-                            try statements.parkForget.run([.text(reason), .integer(nowSeconds), .text(id)])
-                            if connection.changes > 0 { batch.forgetsParked[id] = QueuedForget.Parked(reason: reason, atSeconds: nowSeconds) }
-                            outcomes.append(.unchanged)
-                        case .setCheckpoint(let name, let value):
-                            if let value {
-                                try statements.setCheckpoint.run([.text(name), .text(value), .integer(nowSeconds)])
-                            } else {
-                                try statements.deleteCheckpoint.run([.text(name)])
-                            }
-                            batch.checkpoints.append((name, value))
-                            outcomes.append(.applied)
-                        }
-                    }
-                    batch.outcomes.append(outcomes)
-                }
-                batch.seenEvents = seenInBatch
                 if nowSeconds - lastPrune >= 60 {
                     // Bounded work per batch: at most 5,000 of the oldest ids, and only when the oldest has expired.
                     let cutoff = nowSeconds - configuration.dedupRetentionSeconds
@@ -270,7 +210,6 @@ final class Writer: @unchecked Sendable {
                         try statements.prune.run([.integer(cutoff)])
                     }
                 }
-                batch.records = Array(overlay.values)
                 return batch
             }
             for id in batch.seenEvents { seen.insert(id, receivedSeconds: nowSeconds) }
@@ -290,6 +229,38 @@ final class Writer: @unchecked Sendable {
             let failure = Self.describe(error)
             commitFailed(failure)
             return .failure(failure)
+        }
+    }
+}
+
+/// SQLite's side tables, written at once through the writer's prepared statements.
+private struct SQLiteBatchEffects: BatchEffects {
+    let statements: Writer.Statements
+    let connection: SQLiteConnection
+    /// Ids committed by earlier batches; this batch's own join it only after COMMIT.
+    let seen: SeenEvents
+    let nowSeconds: Int64
+
+    func claim(eventID: String) throws -> Bool {
+        guard !seen.contains(eventID) else { return false }
+        try statements.markSeen.run([.text(eventID), .integer(nowSeconds)])
+        return true
+    }
+
+    func queueForget(_ id: String) throws { try statements.queueForget.run([.text(id), .integer(nowSeconds)]) }
+
+    func unqueueForget(_ id: String) throws { try statements.unqueueForget.run([.text(id)]) }
+
+    func parkForget(_ id: String, reason: String) throws -> Bool {
+        try statements.parkForget.run([.text(reason), .integer(nowSeconds), .text(id)])
+        return connection.changes > 0
+    }
+
+    func setCheckpoint(_ name: String, _ value: String?) throws {
+        if let value {
+            try statements.setCheckpoint.run([.text(name), .text(value), .integer(nowSeconds)])
+        } else {
+            try statements.deleteCheckpoint.run([.text(name)])
         }
     }
 }

@@ -27,6 +27,8 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
     private let probeInterval = 1.0
 
     var maxBatch: Int { configuration.maxBatch }
+    /// Round trips the writer's current connection has made (a batch costs two), for tests and benchmarks.
+    var roundTrips: Int { connection?.roundTrips ?? 0 }
 
     private init(configuration: StoreConfiguration, database: PostgresConfiguration, connection: PostgresConnection, health: StoreHealthMonitor) {
         self.configuration = configuration
@@ -112,136 +114,78 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         return error
     }
 
-    /// One transaction for the whole batch. `current` (memory) is not consulted: the rows read `FOR UPDATE` are the
-    /// truth, since another replica may have written them.
+    /// One transaction for the whole batch, in two round trips however many events it holds: `BEGIN`, the
+    /// `change_head` lock, the rows involved `FOR UPDATE` and the multi-row `processed_events` insert go in one
+    /// pipeline; `CustomerRules` decide; then every write, the change sequence, the NOTIFY and `COMMIT` go in a
+    /// second. `current` (memory) is not consulted: the rows read `FOR UPDATE` are the truth, since another
+    /// replica may have written them.
     func commit(_ requests: [[StoreOperation]], now: Int64, current _: (String) -> CustomerRecord?) -> Result<CommittedBatch, StoreError> {
         do {
             let connection = try connected()
             let nowSeconds = now / 1_000_000
             var vacuumNeeded = false
-            let batch = try connection.transaction { connection -> CommittedBatch in
-                let head = try connection.execute("SELECT seq FROM change_head FOR UPDATE").integer(0, 0) ?? 0
-                var touched: [String] = []
-                var eventIDs: [String] = []
-                for operations in requests {
-                    for operation in operations {
-                        switch operation {
-                        case .event(let event):
-                            eventIDs.append(event.id)
-                            if let id = event.customerID { touched.append(id) }
-                        case .snapshot(let customer, _): touched.append(customer.id)
-                        case .forget(let id, _), .markStale(let id): touched.append(id)
-                        case .forgetDelivered, .forgetParked, .setCheckpoint: break
-                        }
-                    }
-                }
-                var stored: [String: CustomerRecord] = [:]
-                if !touched.isEmpty {
-                    let rows = try connection.execute("""
-                        SELECT id, state, updated_us, event_us, stale, body FROM customers WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
-                        """, [.textArray(Array(Set(touched)))])
-                    for index in 0..<rows.count {
-                        if let record = Self.record(rows, index) { stored[record.id] = record }
-                    }
-                }
-                var fresh: Set<String> = []
-                if !eventIDs.isEmpty {
-                    let inserted = try connection.execute("""
-                        INSERT INTO processed_events (id, received_s) SELECT DISTINCT unnest($1::text[]), $2::bigint
-                        ON CONFLICT (id) DO NOTHING RETURNING id
-                        """, [.textArray(eventIDs), .integer(nowSeconds)])
-                    for row in inserted.rows { if let id = row[0] { fresh.insert(id) } }
-                }
-                var batch = CommittedBatch()
-                var overlay: [String: CustomerRecord] = [:]
-                var order: [String] = []
-                var seenInBatch: Set<String> = []
-                func lookup(_ id: String) -> CustomerRecord? { overlay[id] ?? stored[id] }
-                func apply(_ decision: Decision) -> ApplyOutcome {
-                    if case .write(let record, _) = decision {
-                        if overlay.updateValue(record, forKey: record.id) == nil { order.append(record.id) }
-                    }
-                    return decision.outcome
-                }
-                for operations in requests {
-                    var outcomes: [ApplyOutcome] = []
-                    outcomes.reserveCapacity(operations.count)
-                    for operation in operations {
-                        switch operation {
-                        case .event(let event):
-                            // Another replica (or an earlier batch) inserted this id first: the primary key decides.
-                            if seenInBatch.contains(event.id) || !fresh.contains(event.id) {
-                                outcomes.append(.duplicate)
-                                continue
-                            }
-                            seenInBatch.insert(event.id)
-                            outcomes.append(apply(CustomerRules.event(event, current: event.customerID.flatMap(lookup))))
-                        case .snapshot(let customer, let observedAt):
-                            outcomes.append(apply(CustomerRules.snapshot(customer, observedAt: observedAt, current: lookup(customer.id))))
-                        case .forget(let id, let queueUpstream):
-                            outcomes.append(apply(CustomerRules.forget(id: id, now: now, current: lookup(id))))
-                            if queueUpstream {
-                                try connection.execute("INSERT INTO forget_queue (customer_id, queued_s) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                                                       [.text(id), .integer(nowSeconds)])
-                                batch.forgetsQueued[id] = nowSeconds
-                            }
-                        case .markStale(let id):
-                            if let record = lookup(id), record.state == .live {
-                                outcomes.append(apply(CustomerRules.markStale(record)))
-                            } else {
-                                outcomes.append(.ignoredUnknownCustomer)
-                            }
-                        case .forgetDelivered(let id):
-                            try connection.execute("DELETE FROM forget_queue WHERE customer_id = $1", [.text(id)])
-                            batch.forgetsDelivered.insert(id)
-                            outcomes.append(.unchanged)
-                        case .forgetParked(let id, let reason):
-                            let parked = try connection.execute("UPDATE forget_queue SET parked_reason = $1, parked_s = $2 WHERE customer_id = $3",
-                                                                [.text(reason), .integer(nowSeconds), .text(id)])
-                            if parked.affectedRows > 0 { batch.forgetsParked[id] = QueuedForget.Parked(reason: reason, atSeconds: nowSeconds) }
-                            outcomes.append(.unchanged)
-                        case .setCheckpoint(let name, let value):
-                            if let value {
-                                try connection.execute("""
-                                    INSERT INTO checkpoints (name, value, updated_s) VALUES ($1, $2, $3)
-                                    ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_s = excluded.updated_s
-                                    """, [.text(name), .text(value), .integer(nowSeconds)])
-                            } else {
-                                try connection.execute("DELETE FROM checkpoints WHERE name = $1", [.text(name)])
-                            }
-                            batch.checkpoints.append((name, value))
-                            outcomes.append(.applied)
-                        }
-                    }
-                    batch.outcomes.append(outcomes)
-                }
-                let records = order.compactMap { overlay[$0] }
-                if !records.isEmpty {
-                    // Forget is a DELETE of the row that held PII; the tombstone is a new row without any.
-                    let purged = records.filter { $0.state == .forgotten && stored[$0.id]?.state != .forgotten }.map(\.id)
-                    if !purged.isEmpty {
-                        try connection.execute("DELETE FROM customers WHERE id = ANY($1::text[])", [.textArray(purged)])
-                        vacuumNeeded = true
-                    }
-                    let sequences = (1...Int64(records.count)).map { head + $0 }
-                    try connection.execute("""
-                        INSERT INTO customers (id, state, updated_us, event_us, stale, body, change_seq)
-                        SELECT * FROM unnest($1::text[], $2::smallint[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bytea[], $7::bigint[])
-                        ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_us = excluded.updated_us, event_us = excluded.event_us,
-                            stale = excluded.stale, body = excluded.body, change_seq = excluded.change_seq
-                        """, [.textArray(records.map(\.id)), .integerArray(records.map(\.state.rawValue)), .integerArray(records.map(\.updatedTime)),
-                              .integerArray(records.map(\.eventTime)), .booleanArray(records.map(\.stale)), .bytesArray(records.map(\.body)),
-                              .integerArray(sequences)])
-                    try connection.execute("INSERT INTO customer_changes (seq, customer_id) SELECT * FROM unnest($1::bigint[], $2::text[])",
-                                           [.integerArray(sequences), .textArray(records.map(\.id))])
-                    let newHead = head + Int64(records.count)
-                    try connection.execute("UPDATE change_head SET seq = $1", [.integer(newHead)])
-                    try connection.notify(Self.notifyChannel, payload: String(newHead))
-                    batch.records = records
-                    lastCommitSequence = newHead
-                }
-                return batch
+            let touched = BatchApplier.touched(requests)
+            var reads = [PostgresStatement("SELECT seq FROM change_head FOR UPDATE")]
+            if !touched.customers.isEmpty {
+                reads.append(PostgresStatement("""
+                    SELECT id, state, updated_us, event_us, stale, body FROM customers WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
+                    """, [.textArray(touched.customers)]))
             }
+            if !touched.events.isEmpty {
+                reads.append(PostgresStatement("""
+                    INSERT INTO processed_events (id, received_s) SELECT DISTINCT unnest($1::text[]), $2::bigint
+                    ON CONFLICT (id) DO NOTHING RETURNING id
+                    """, [.textArray(touched.events), .integer(nowSeconds)]))
+            }
+            if !touched.parked.isEmpty {
+                reads.append(PostgresStatement("SELECT customer_id FROM forget_queue WHERE customer_id = ANY($1::text[]) FOR UPDATE",
+                                               [.textArray(touched.parked)]))
+            }
+            let (batch, newHead) = try connection.pipelinedTransaction(reads) { rows -> (writes: [PostgresStatement], value: (CommittedBatch, Int64?)) in
+                var results = rows.makeIterator()
+                let head = results.next()?.integer(0, 0) ?? 0
+                var stored: [String: CustomerRecord] = [:]
+                if !touched.customers.isEmpty, let found = results.next() {
+                    for index in 0..<found.count {
+                        if let record = Self.record(found, index) { stored[record.id] = record }
+                    }
+                }
+                var effects = PostgresBatchEffects(nowSeconds: nowSeconds)
+                if !touched.events.isEmpty, let inserted = results.next() {
+                    effects.fresh = Set(inserted.rows.compactMap { $0[0] })
+                }
+                if !touched.parked.isEmpty, let queued = results.next() {
+                    effects.queued = Set(queued.rows.compactMap { $0[0] })
+                }
+                let batch = try BatchApplier.apply(requests, now: now, lookup: { stored[$0] }, effects: &effects)
+                var writes = effects.writes
+                let records = batch.records
+                guard !records.isEmpty else { return (writes, (batch, nil)) }
+                // Forget is a DELETE of the row that held PII; the tombstone is a new row without any.
+                let purged = records.filter { $0.state == .forgotten && stored[$0.id]?.state != .forgotten }.map(\.id)
+                if !purged.isEmpty {
+                    writes.append(PostgresStatement("DELETE FROM customers WHERE id = ANY($1::text[])", [.textArray(purged)]))
+                    vacuumNeeded = true
+                }
+                let newHead = head + Int64(records.count)
+                let sequences = Array(head + 1...newHead)
+                writes.append(PostgresStatement("""
+                    INSERT INTO customers (id, state, updated_us, event_us, stale, body, change_seq)
+                    SELECT * FROM unnest($1::text[], $2::smallint[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bytea[], $7::bigint[])
+                    ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_us = excluded.updated_us, event_us = excluded.event_us,
+                        stale = excluded.stale, body = excluded.body, change_seq = excluded.change_seq
+                    """, [.textArray(records.map(\.id)), .integerArray(records.map(\.state.rawValue)), .integerArray(records.map(\.updatedTime)),
+                          .integerArray(records.map(\.eventTime)), .booleanArray(records.map(\.stale)), .bytesArray(records.map(\.body)),
+                          .integerArray(sequences)]))
+                // The change log, the new head and the wake-up in one statement (data-modifying CTEs always run).
+                writes.append(PostgresStatement("""
+                    WITH changes AS (INSERT INTO customer_changes (seq, customer_id) SELECT * FROM unnest($1::bigint[], $2::text[])),
+                         moved AS (UPDATE change_head SET seq = $3::bigint)
+                    SELECT pg_notify($4, $3::bigint::text)
+                    """, [.integerArray(sequences), .textArray(records.map(\.id)), .integer(newHead), .text(Self.notifyChannel)]))
+                return (writes, (batch, newHead))
+            }
+            if let newHead { lastCommitSequence = newHead }
             if vacuumNeeded {
                 // The deleted row's bytes stay in its heap page until VACUUM prunes it and the space is reused.
                 _ = try? connection.execute("VACUUM customers")
@@ -259,6 +203,49 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
             return .failure(commitFailed(error))
         } catch {
             return .failure(commitFailed(StoreError(.commitFailed, "\(error)")))
+        }
+    }
+
+    /// PostgreSQL's side tables: each write becomes one statement of the batch's write pipeline, in operation order.
+    private struct PostgresBatchEffects: BatchEffects {
+        let nowSeconds: Int64
+        /// Event ids this batch's `processed_events` insert added (the others were already there: duplicates).
+        var fresh: Set<String> = []
+        /// Ids of the batch's `forgetParked` operations found in the forget queue (locked with the batch's reads).
+        var queued: Set<String> = []
+        private(set) var writes: [PostgresStatement] = []
+
+        init(nowSeconds: Int64) { self.nowSeconds = nowSeconds }
+
+        func claim(eventID: String) -> Bool { fresh.contains(eventID) }
+
+        mutating func queueForget(_ id: String) {
+            writes.append(PostgresStatement("INSERT INTO forget_queue (customer_id, queued_s) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                                            [.text(id), .integer(nowSeconds)]))
+            queued.insert(id)
+        }
+
+        mutating func unqueueForget(_ id: String) {
+            writes.append(PostgresStatement("DELETE FROM forget_queue WHERE customer_id = $1", [.text(id)]))
+            queued.remove(id)
+        }
+
+        mutating func parkForget(_ id: String, reason: String) -> Bool {
+            guard queued.contains(id) else { return false }
+            writes.append(PostgresStatement("UPDATE forget_queue SET parked_reason = $1, parked_s = $2 WHERE customer_id = $3",
+                                            [.text(reason), .integer(nowSeconds), .text(id)]))
+            return true
+        }
+
+        mutating func setCheckpoint(_ name: String, _ value: String?) {
+            if let value {
+                writes.append(PostgresStatement("""
+                    INSERT INTO checkpoints (name, value, updated_s) VALUES ($1, $2, $3)
+                    ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_s = excluded.updated_s
+                    """, [.text(name), .text(value), .integer(nowSeconds)]))
+            } else {
+                writes.append(PostgresStatement("DELETE FROM checkpoints WHERE name = $1", [.text(name)]))
+            }
         }
     }
 

@@ -38,6 +38,17 @@ public struct PostgresConfiguration: Sendable {
     }
 }
 
+/// One statement of a `PostgresConnection.pipeline`: SQL with `$1…$n` and its parameters.
+public struct PostgresStatement: Sendable {
+    public var sql: String
+    public var parameters: [PostgresValue]
+
+    public init(_ sql: String, _ parameters: [PostgresValue] = []) {
+        self.sql = sql
+        self.parameters = parameters
+    }
+}
+
 /// One libpq connection. Not thread-safe: one thread uses it at a time (the store's writer, the follower, a reader
 /// behind a lock). Statements take text-format parameters (bytes in binary format) and return text-format rows.
 public final class PostgresConnection {
@@ -97,21 +108,85 @@ public final class PostgresConnection {
     @discardableResult
     public func execute(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresRows {
         guard let handle else { throw PostgresError(.connection, message: "connection closed", sql: sql) }
-        let result = Self.run(handle, sql, parameters)
+        roundTrips += 1
+        statementsSent += 1
+        // Without parameters the simple protocol runs, which also accepts several statements (migrations).
+        let result = parameters.isEmpty ? PQexec(handle, sql) : Self.withParameters(parameters) { count, values, lengths, formats in
+            PQexecParams(handle, sql, count, nil, values, lengths, formats, 0)
+        }
         guard let result else {
             throw PostgresError(PQstatus(handle) == CONNECTION_OK ? .protocolViolation : .connection, message: Self.message(handle), sql: sql)
         }
         defer { PQclear(result) }
-        switch PQresultStatus(result) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
-            return PostgresRows(result: result)
-        default:
-            let sqlState = clibpq_sqlstate(result).map { String(cString: $0) }
-            let message = clibpq_primary_message(result).map { String(cString: $0) } ?? Self.message(handle)
-            let code: PostgresError.Code = PQstatus(handle) == CONNECTION_OK ? .statement : .connection
-            throw PostgresError(code, sqlState: sqlState, message: message, sql: sql)
-        }
+        return try Self.rows(result, handle, sql)
     }
+
+    /// Sends every statement and then one Sync in libpq's pipeline mode, and reads their results: one round trip
+    /// for all of them instead of one each. The server runs them in order; after the first that fails it skips the
+    /// rest up to the Sync, and that first error is thrown. Outside `BEGIN` the statements up to the Sync are one
+    /// implicit transaction, rolled back by the failure; inside, the transaction is aborted and the caller rolls back.
+    @discardableResult
+    public func pipeline(_ statements: [PostgresStatement]) throws(PostgresError) -> [PostgresRows] {
+        guard let handle else { throw PostgresError(.connection, message: "connection closed") }
+        guard !statements.isEmpty else { return [] }
+        guard PQenterPipelineMode(handle) == 1 else { throw PostgresError(.protocolViolation, message: Self.message(handle)) }
+        defer {
+            // Every normal path leaves pipeline mode below; one that could not (results lost with a broken
+            // connection) closes it, so the next caller reconnects instead of meeting a connection stuck mid-pipeline.
+            if self.handle != nil, PQpipelineStatus(handle) != PQ_PIPELINE_OFF, PQexitPipelineMode(handle) != 1 { close() }
+        }
+        roundTrips += 1
+        statementsSent += statements.count
+        var firstError: PostgresError?
+        var sent = 0
+        for statement in statements {
+            let queued = Self.withParameters(statement.parameters) { count, values, lengths, formats in
+                PQsendQueryParams(handle, statement.sql, count, nil, values, lengths, formats, 0)
+            }
+            guard queued == 1 else {
+                firstError = PostgresError(PQstatus(handle) == CONNECTION_OK ? .protocolViolation : .connection,
+                                           message: Self.message(handle), sql: statement.sql)
+                break
+            }
+            sent += 1
+        }
+        guard PQpipelineSync(handle) == 1 else { throw firstError ?? PostgresError(.connection, message: Self.message(handle)) }
+        var results: [PostgresRows] = []
+        results.reserveCapacity(sent)
+        for statement in statements.prefix(sent) {
+            // Each statement yields one result, then a NULL that ends it.
+            guard let result = PQgetResult(handle) else {
+                throw firstError ?? PostgresError(.connection, message: Self.message(handle), sql: statement.sql)
+            }
+            do throws(PostgresError) {
+                if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                    if firstError == nil { firstError = PostgresError(.statement, message: "skipped after an earlier failure", sql: statement.sql) }
+                } else {
+                    results.append(try Self.rows(result, handle, statement.sql))
+                }
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+            PQclear(result)
+            while let extra = PQgetResult(handle) { PQclear(extra) }
+        }
+        // The Sync's own result, after which the connection is idle and may leave pipeline mode.
+        while let result = PQgetResult(handle) {
+            let status = PQresultStatus(result)
+            PQclear(result)
+            if status == PGRES_PIPELINE_SYNC { break }
+        }
+        if PQexitPipelineMode(handle) != 1, firstError == nil {
+            firstError = PostgresError(PQstatus(handle) == CONNECTION_OK ? .protocolViolation : .connection, message: Self.message(handle))
+        }
+        if let firstError { throw firstError }
+        return results
+    }
+
+    /// Round trips to the server so far (a pipeline is one), for tests and benchmarks that count them.
+    public private(set) var roundTrips = 0
+    /// Statements sent so far, pipelined or not.
+    public private(set) var statementsSent = 0
 
     /// Runs `body` inside `BEGIN … COMMIT`, rolling back when it throws. COMMIT of a transaction the server already
     /// aborted answers `ROLLBACK`; that is reported as an error, never as success.
@@ -125,6 +200,8 @@ public final class PostgresConnection {
             throw error
         }
         guard let handle else { throw PostgresError(.connection, message: "connection closed", sql: "COMMIT") }
+        roundTrips += 1
+        statementsSent += 1
         guard let result = PQexec(handle, "COMMIT") else {
             throw PostgresError(.connection, message: Self.message(handle), sql: "COMMIT")
         }
@@ -138,6 +215,25 @@ public final class PostgresConnection {
             throw PostgresError(.statement, sqlState: "40000", message: "transaction was rolled back by the server", sql: "COMMIT")
         }
         return value
+    }
+
+    /// A transaction in two round trips whatever its size: `BEGIN` and `reads` in one pipeline, then `decide` turns
+    /// their rows into the writes, which go with `COMMIT` in a second pipeline. Any failure (including a COMMIT the
+    /// server answers with `ROLLBACK`) rolls back and throws, so nothing of it is committed.
+    public func pipelinedTransaction<T>(_ reads: [PostgresStatement], _ decide: ([PostgresRows]) throws -> (writes: [PostgresStatement], value: T)) throws -> T {
+        do {
+            let rows = try pipeline([PostgresStatement("BEGIN")] + reads)
+            let decided = try decide(Array(rows.dropFirst()))
+            let written = try pipeline(decided.writes + [PostgresStatement("COMMIT")])
+            guard written.last?.command == "COMMIT" else {
+                throw PostgresError(.statement, sqlState: "40000", message: "transaction was rolled back by the server", sql: "COMMIT")
+            }
+            return decided.value
+        } catch {
+            // Harmless when the transaction already ended (the server only warns).
+            if isConnected { _ = try? execute("ROLLBACK") }
+            throw error
+        }
     }
 
     /// Takes a transaction-scoped advisory lock (`pg_advisory_xact_lock`): held until COMMIT or ROLLBACK, waited for
@@ -172,9 +268,22 @@ public final class PostgresConnection {
 
     // MARK: libpq plumbing
 
-    private static func run(_ handle: OpaquePointer, _ sql: String, _ parameters: [PostgresValue]) -> OpaquePointer? {
-        // Without parameters the simple protocol runs, which also accepts several statements (migrations).
-        if parameters.isEmpty { return PQexec(handle, sql) }
+    /// A failed result as a `PostgresError` (SQLSTATE and primary message only: DETAIL may quote row values), or its rows.
+    private static func rows(_ result: OpaquePointer, _ handle: OpaquePointer, _ sql: String) throws(PostgresError) -> PostgresRows {
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return PostgresRows(result: result)
+        default:
+            let sqlState = clibpq_sqlstate(result).map { String(cString: $0) }
+            let message = clibpq_primary_message(result).map { String(cString: $0) } ?? Self.message(handle)
+            let code: PostgresError.Code = PQstatus(handle) == CONNECTION_OK ? .statement : .connection
+            throw PostgresError(code, sqlState: sqlState, message: message, sql: sql)
+        }
+    }
+
+    /// Calls `body` with libpq's parameter arrays (count, values, lengths, formats): text format, bytes in binary.
+    private static func withParameters<R>(_ parameters: [PostgresValue],
+                                          _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R) -> R {
         var buffers: [UnsafeMutablePointer<CChar>?] = []
         var lengths: [Int32] = []
         var formats: [Int32] = []
@@ -203,7 +312,7 @@ public final class PostgresConnection {
         return pointers.withUnsafeBufferPointer { values in
             lengths.withUnsafeBufferPointer { lengthPointer in
                 formats.withUnsafeBufferPointer { formatPointer in
-                    PQexecParams(handle, sql, Int32(parameters.count), nil, values.baseAddress, lengthPointer.baseAddress, formatPointer.baseAddress, 0)
+                    body(Int32(parameters.count), values.baseAddress, lengthPointer.baseAddress, formatPointer.baseAddress)
                 }
             }
         }

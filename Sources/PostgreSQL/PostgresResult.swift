@@ -8,6 +8,8 @@ public struct PostgresRows: Sendable {
     public let rows: [[String?]]
     /// Rows the statement changed (`INSERT`, `UPDATE`, `DELETE`), from `PQcmdTuples`.
     public let affectedRows: Int
+    /// The command tag (`INSERT 0 3`, `COMMIT`, or `ROLLBACK` for a COMMIT of an aborted transaction).
+    public let command: String
 
     public var count: Int { rows.count }
 
@@ -31,6 +33,7 @@ public struct PostgresRows: Sendable {
         }
         self.rows = rows
         affectedRows = Int(String(cString: PQcmdTuples(result))) ?? 0
+        command = String(cString: PQcmdStatus(result))
     }
 
     /// Field `column` of `row` as text.

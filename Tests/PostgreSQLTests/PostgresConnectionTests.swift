@@ -162,4 +162,62 @@ struct PostgresConnectionTests {
         try victim.reset()
         #expect(try victim.execute("SELECT 1").integer(0, 0) == 1)
     }
+
+    @Test("a pipeline sends every statement in one round trip and returns each statement's rows in order")
+    func pipelineOneRoundTrip() throws {
+        let database = try TestDatabase()
+        let connection = try database.connect()
+        try connection.execute("CREATE TABLE t (id text PRIMARY KEY, n bigint)")
+        let before = connection.roundTrips
+        let results = try connection.pipeline([
+            PostgresStatement("INSERT INTO t SELECT unnest($1::text[]), 1", [.textArray(["a", "b", "c"])]),
+            PostgresStatement("UPDATE t SET n = n + $1 WHERE id <> $2", [.integer(41), .text("c")]),
+            PostgresStatement("SELECT id, n FROM t ORDER BY id"),
+        ])
+        #expect(connection.roundTrips - before == 1)
+        #expect(results.count == 3)
+        #expect(results[0].affectedRows == 3)
+        #expect(results[1].affectedRows == 2)
+        #expect(results[2].rows == [["a", "42"], ["b", "42"], ["c", "1"]])
+    }
+
+    @Test("in a pipeline the first failure is thrown, later statements are skipped, and the connection stays usable")
+    func pipelineFailure() throws {
+        let database = try TestDatabase()
+        let connection = try database.connect()
+        try connection.execute("CREATE TABLE t (id text PRIMARY KEY)")
+        let error = #expect(throws: PostgresError.self) {
+            try connection.pipeline([
+                PostgresStatement("INSERT INTO t VALUES ($1)", [.text("x")]),
+                PostgresStatement("INSERT INTO t VALUES ($1)", [.text("x")]),
+                PostgresStatement("INSERT INTO t VALUES ($1)", [.text("y")]),
+            ])
+        }
+        #expect(error?.sqlState == "23505")
+        // Outside BEGIN the statements up to the Sync are one implicit transaction: the failure rolled back the first.
+        #expect(try connection.execute("SELECT count(*) FROM t").integer(0, 0) == 0)
+        #expect(try connection.pipeline([PostgresStatement("SELECT 7")])[0].integer(0, 0) == 7)
+    }
+
+    @Test("a pipelined transaction commits in two round trips, and a failing write rolls back its reads' writes too")
+    func pipelinedTransaction() throws {
+        let database = try TestDatabase()
+        let connection = try database.connect()
+        try connection.execute("CREATE TABLE t (id text PRIMARY KEY, n bigint)")
+        try connection.execute("INSERT INTO t VALUES ('a', 1)")
+        let before = connection.roundTrips
+        let read = try connection.pipelinedTransaction([PostgresStatement("SELECT n FROM t WHERE id = 'a' FOR UPDATE")]) { rows in
+            (writes: [PostgresStatement("UPDATE t SET n = $1 WHERE id = 'a'", [.integer((rows[0].integer(0, 0) ?? 0) + 1)])], value: rows[0].integer(0, 0))
+        }
+        #expect(read == 1)
+        #expect(connection.roundTrips - before == 2)
+        #expect(throws: PostgresError.self) {
+            try connection.pipelinedTransaction([PostgresStatement("INSERT INTO t VALUES ('b', 0)")]) { _ in
+                (writes: [PostgresStatement("UPDATE t SET n = 100"), PostgresStatement("INSERT INTO t VALUES ('a', 0)")], value: ())
+            }
+        }
+        let other = try database.connect()
+        #expect(try other.execute("SELECT id, n FROM t ORDER BY id").rows == [["a", "2"]])
+        #expect(try connection.execute("SELECT 1").integer(0, 0) == 1)
+    }
 }

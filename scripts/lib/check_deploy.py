@@ -2,8 +2,10 @@
 
 Docker and Kubernetes cannot run on the project's machines, so the manifests are checked against the Kubernetes
 JSON schemas (kubernetes-validate, offline, strict: unknown fields fail) and against the properties this service
-relies on (probes, security context, secrets, one writer, who may reach which port). nginx, hadolint and
-systemd-analyze run from the shell script. Prints one line per check; exits 1 if any failed.
+relies on (probes, security context, secrets, who may reach which port, and per variant: one writer on a
+ReadWriteOnce volume for SQLite; several spread replicas with a disruption budget, the database from a Secret and no
+volume claim for PostgreSQL). nginx, hadolint and systemd-analyze run from the shell script. Prints one line per
+check; exits 1 if any failed.
 """
 
 import re
@@ -17,11 +19,16 @@ from local import unique_key_yaml_loader  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
+REPLICATED = ROOT / "deploy" / "k8s-replicated"
+# The single-replica SQLite files the replicated variant replaces; it shares every other file of deploy/k8s.
+SINGLE_ONLY = {"deployment.yaml", "pvc.yaml"}
+DATABASE_URL_VARIABLE = "CUSTOMER_CACHE_DATABASE_URL"
+DATABASE_PASSWORD_VARIABLES = {"CUSTOMER_CACHE_DATABASE_PASSWORD", "PGPASSWORD"}
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 KUBERNETES_VERSION = "1.31.0"
 WEBHOOK_PATH = "/webhooks/digitalriver"
 SECRET_VARIABLES = {"CUSTOMER_CACHE_WEBHOOK_SECRETS", "DR_API_KEY", "CUSTOMER_CACHE_RPC_TOKENS"}
-RUNTIME_PACKAGES = {"libssl3", "libsqlite3-0", "libcurl4", "ca-certificates", "tzdata"}
+RUNTIME_PACKAGES = {"libssl3", "libsqlite3-0", "libpq5", "libcurl4", "ca-certificates", "tzdata"}
 
 failures = []
 
@@ -39,11 +46,17 @@ def check(name, problems):
 UniqueKeyLoader = unique_key_yaml_loader()
 
 
-def load_manifests():
+def variant_files():
+    """Each variant's label and files: deploy/k8s as is, and deploy/k8s-replicated with the files of deploy/k8s it shares."""
+    single = sorted(K8S.glob("*.yaml"))
+    replicated = sorted(REPLICATED.glob("*.yaml")) + [path for path in single if path.name not in SINGLE_ONLY]
+    return [("deploy/k8s", single, False), ("deploy/k8s-replicated (+ the shared files of deploy/k8s)", replicated, True)]
+
+
+def load_manifests(label, files):
     objects, problems = [], []
-    files = sorted(K8S.glob("*.yaml"))
     if not files:
-        problems.append(f"no manifests in {K8S}")
+        problems.append(f"no manifests for {label}")
     for path in files:
         try:
             for document in yaml.load_all(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader):
@@ -55,11 +68,11 @@ def load_manifests():
                 objects.append((path.name, document))
         except yaml.YAMLError as error:
             problems.append(f"{path.name}: {error}")
-    check(f"deploy/k8s: {len(files)} files parse as YAML without duplicate keys", problems)
+    check(f"{label}: {len(files)} files parse as YAML without duplicate keys", problems)
     return objects
 
 
-def validate_schemas(objects):
+def validate_schemas(label, objects):
     import kubernetes_validate
 
     problems = []
@@ -71,7 +84,7 @@ def validate_schemas(objects):
             problems.append(f"{filename} {document['kind']}/{document['metadata'].get('name')}: {error.message} (at {where})")
         except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as error:
             problems.append(f"{filename} {document['kind']}: {error}")
-    check(f"deploy/k8s: every object is valid for Kubernetes {KUBERNETES_VERSION} (kubernetes-validate, strict)", problems)
+    check(f"{label}: every object is valid for Kubernetes {KUBERNETES_VERSION} (kubernetes-validate, strict)", problems)
 
 
 def one(objects, kind, problems, name=None):
@@ -86,15 +99,78 @@ def matches(selector, labels):
     return all(labels.get(key) == value for key, value in (selector or {}).items())
 
 
-def check_properties(objects):
+def check_replicas(spec, pod, labels, objects, problems):
+    """The replicated variant: N spread replicas, a disruption budget, and nothing that needs a volume of its own."""
+    if not isinstance(spec.get("replicas"), int) or spec["replicas"] < 2:
+        problems.append("Deployment must run at least 2 replicas (PostgreSQL store shared by replicas)")
+    strategy = spec.get("strategy", {})
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate" or strategy.get("rollingUpdate", {}).get("maxUnavailable") not in (0, "0%"):
+        problems.append("Deployment must roll with maxUnavailable 0, so no replica stops before its successor is ready")
+    budgets = [document for _, document in objects if document["kind"] == "PodDisruptionBudget"]
+    if len(budgets) != 1:
+        problems.append(f"expected exactly one PodDisruptionBudget, found {len(budgets)}")
+    for budget in budgets:
+        budget_spec = budget["spec"]
+        if not matches(budget_spec.get("selector", {}).get("matchLabels"), labels) or not budget_spec.get("selector", {}).get("matchLabels"):
+            problems.append("the PodDisruptionBudget does not select the Deployment's pods")
+        allowed = budget_spec.get("maxUnavailable")
+        floor = budget_spec.get("minAvailable")
+        if allowed is not None and (not isinstance(allowed, int) or allowed < 1 or allowed >= spec.get("replicas", 0)):
+            problems.append(f"PodDisruptionBudget maxUnavailable must be a number from 1 to replicas - 1, found {allowed}")
+        if floor is not None and (not isinstance(floor, int) or floor < 1 or floor >= spec.get("replicas", 0)):
+            problems.append(f"PodDisruptionBudget minAvailable must be a number from 1 to replicas - 1, found {floor}")
+        if allowed is None and floor is None:
+            problems.append("the PodDisruptionBudget must set maxUnavailable or minAvailable")
+    spread = pod.get("topologySpreadConstraints", [])
+    keys = {constraint.get("topologyKey") for constraint in spread}
+    if "kubernetes.io/hostname" not in keys:
+        problems.append("topologySpreadConstraints must spread the replicas over kubernetes.io/hostname")
+    for constraint in spread:
+        if not matches(constraint.get("labelSelector", {}).get("matchLabels"), labels) or not constraint.get("labelSelector", {}).get("matchLabels"):
+            problems.append(f"topologySpreadConstraint on {constraint.get('topologyKey')} does not select the Deployment's pods")
+    claims = [document["metadata"]["name"] for _, document in objects if document["kind"] == "PersistentVolumeClaim"]
+    if claims:
+        problems.append(f"no PersistentVolumeClaim may be part of the replicated variant, found {claims}")
+    for volume in pod.get("volumes", []):
+        if not ({"emptyDir", "secret"} & set(volume)):
+            problems.append(f"volume {volume['name']}: only emptyDir (scratch) and Secret volumes; replicas keep nothing on the pod")
+
+
+def check_database_settings(container, pod, problems):
+    """The replicated variant's container: the database URL from a Secret, its password from a Secret file or key."""
+    name = container["name"]
+    environment = {variable["name"]: variable for variable in container.get("env", [])}
+    arguments = " ".join(container.get("args", []) + container.get("command", []))
+    if "--database-url" in arguments or "postgres" in arguments.lower():
+        problems.append(f"container {name}: the database URL must not be in args (argv is visible on the node)")
+    url = environment.get(DATABASE_URL_VARIABLE, {})
+    if "secretKeyRef" not in url.get("valueFrom", {}):
+        problems.append(f"container {name}: {DATABASE_URL_VARIABLE} must come from valueFrom.secretKeyRef")
+    for variable in DATABASE_PASSWORD_VARIABLES & set(environment):
+        if "secretKeyRef" not in environment[variable].get("valueFrom", {}):
+            problems.append(f"container {name}: {variable} must come from valueFrom.secretKeyRef, never a literal value")
+    password_file = environment.get(DATABASE_URL_VARIABLE.replace("_URL", "_PASSWORD_FILE"), {}).get("value")
+    if password_file is None and not (DATABASE_PASSWORD_VARIABLES & set(environment)):
+        problems.append(f"container {name}: the database password is not provided (a Secret file or secretKeyRef)")
+    if password_file is not None:
+        volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
+        mounted = [mount for mount in container.get("volumeMounts", [])
+                   if password_file.startswith(mount["mountPath"].rstrip("/") + "/") and "secret" in volumes.get(mount["name"], {})]
+        if not mounted:
+            problems.append(f"container {name}: the database password file {password_file} is not on a mounted Secret volume")
+
+
+def check_properties(label, objects, replicated):
     problems = []
+    title = f"{label}: the Deployment, Services, NetworkPolicy, Ingress and " + \
+        ("PodDisruptionBudget fit together; replicas spread, no volume claim" if replicated else "PVC fit together")
     deployment = one(objects, "Deployment", problems)
-    claim = one(objects, "PersistentVolumeClaim", problems)
+    claim = None if replicated else one(objects, "PersistentVolumeClaim", problems)
     policy = one(objects, "NetworkPolicy", problems)
     ingress = one(objects, "Ingress", problems)
     services = [document for _, document in objects if document["kind"] == "Service"]
     if deployment is None:
-        check("deploy/k8s: the Deployment, Services, NetworkPolicy, Ingress and PVC fit together", problems)
+        check(title, problems)
         return
 
     spec = deployment["spec"]
@@ -102,7 +178,9 @@ def check_properties(objects):
     labels = spec["template"]["metadata"].get("labels", {})
     if not matches(spec["selector"].get("matchLabels"), labels):
         problems.append("Deployment selector does not match its pod labels")
-    if spec.get("replicas") != 1 or spec.get("strategy", {}).get("type") != "Recreate":
+    if replicated:
+        check_replicas(spec, pod, labels, objects, problems)
+    elif spec.get("replicas") != 1 or spec.get("strategy", {}).get("type") != "Recreate":
         problems.append("Deployment must run one replica with strategy Recreate (SQLite, one writer, ReadWriteOnce volume)")
     if pod.get("automountServiceAccountToken") is not False:
         problems.append("automountServiceAccountToken must be false (the service never talks to the API server)")
@@ -139,7 +217,9 @@ def check_properties(objects):
             if "memory" not in resources.get(section, {}) or "cpu" not in resources.get("requests", {}):
                 problems.append(f"container {name}: resources.{section} must set memory (and requests cpu)")
         arguments = container.get("args", []) + container.get("command", [])
-        if "--data-dir" not in arguments or arguments[arguments.index("--data-dir") + 1] != "/data":
+        if replicated:
+            check_database_settings(container, pod, problems)
+        elif "--data-dir" not in arguments or arguments[arguments.index("--data-dir") + 1] != "/data":
             problems.append(f"container {name}: args must include --data-dir /data")
         joined = " ".join(arguments).lower()
         if any(word in joined for word in ("secret", "api-key", "token", "dr_api_key")):
@@ -155,7 +235,7 @@ def check_properties(objects):
         mounts = {mount["mountPath"]: mount["name"] for mount in container.get("volumeMounts", [])}
         volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
         data = volumes.get(mounts.get("/data"), {})
-        if claim is not None and data.get("persistentVolumeClaim", {}).get("claimName") != claim["metadata"]["name"]:
+        if not replicated and claim is not None and data.get("persistentVolumeClaim", {}).get("claimName") != claim["metadata"]["name"]:
             problems.append(f"container {name}: /data must be the PersistentVolumeClaim {claim['metadata']['name']}")
         if "/tmp" not in mounts:
             problems.append(f"container {name}: /tmp must be a writable volume (read-only root filesystem)")
@@ -207,7 +287,7 @@ def check_properties(objects):
         for peer in allowed.get("rpc", []):
             if not peer.get("podSelector", {}).get("matchLabels") or "ipBlock" in peer:
                 problems.append(f"rpc port: only labelled mesh pods may connect, found {peer}")
-    check("deploy/k8s: the Deployment, Services, NetworkPolicy, Ingress and PVC fit together", problems)
+    check(title, problems)
 
 
 def check_dockerfile():
@@ -237,10 +317,11 @@ def check_dockerfile():
 
 
 def main():
-    objects = load_manifests()
-    if objects:
-        validate_schemas(objects)
-        check_properties(objects)
+    for label, files, replicated in variant_files():
+        objects = load_manifests(label, files)
+        if objects:
+            validate_schemas(label, objects)
+            check_properties(label, objects, replicated)
     check_dockerfile()
     return 1 if failures else 0
 
