@@ -142,6 +142,9 @@ public final class CustomerCacheService: Sendable {
         metrics.gauge("customer_cache_store_replication_lag_milliseconds", help: "Commit-to-memory delay of the last change applied from the shared store.") {
             Int(storeHolder.current?.replication?.lastPropagationMilliseconds ?? 0)
         }
+        metrics.gauge("customer_cache_store_reachable", help: "0 while the writer finds the shared store unreachable (PostgreSQL down or restarting; 1 with SQLite).") {
+            storeHolder.current?.health.unreachable == true ? 0 : 1
+        }
         metrics.gauge("customer_cache_store_follower_connected", help: "1 while the change follower is connected to the shared store (1 with SQLite).") {
             storeHolder.current?.replication?.connected == false ? 0 : 1
         }
@@ -239,7 +242,11 @@ public final class CustomerCacheService: Sendable {
         let started = Date()
         var storeConfiguration = StoreConfiguration(path: configuration.dataDirectory + "/customers.sqlite")
         if let url = configuration.databaseURL {
-            storeConfiguration.database = PostgresConfiguration(connectionString: url, password: configuration.databasePassword)
+            var database = PostgresConfiguration(connectionString: url, password: configuration.databasePassword)
+            database.deadConnectionTimeoutMilliseconds = configuration.databaseTimeoutMilliseconds
+            database.connectTimeoutSeconds = max(2, configuration.databaseTimeoutMilliseconds / 1000)
+            storeConfiguration.database = database
+            storeConfiguration.reconnectMaxSeconds = Double(configuration.databaseReconnectMaxMilliseconds) / 1000
             logger.info("store is PostgreSQL, shared by replicas", metadata: ["database": "\(PostgresConfiguration.redact(url))"])
         } else {
             do {

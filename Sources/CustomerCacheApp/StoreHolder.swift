@@ -27,12 +27,18 @@ final class StoreHolder: Sendable {
         var memory = "\(store.count) customers in memory"
         if let replication = store.replication {
             // Reads keep being served from memory while the follower is away; the detail says why they may lag.
-            let link = replication.connected ? "following" : "follower reconnecting to (store unreachable)"
-            memory += "; \(link) PostgreSQL: \(replication.changesBehind) changes behind, last change applied "
-                + "\(Int(replication.lastPropagationMilliseconds)) ms after commit (sequence \(replication.appliedSequence))"
+            if replication.connected {
+                memory += "; following PostgreSQL: \(replication.changesBehind) changes behind, last change applied "
+                    + "\(Int(replication.lastPropagationMilliseconds)) ms after commit (sequence \(replication.appliedSequence))"
+            } else {
+                memory += "; store unreachable: the change follower is reconnecting (attempt \(replication.reconnectAttempts): "
+                    + "\(replication.lastError ?? "connection lost")) and resumes after sequence \(replication.appliedSequence)"
+            }
         }
         guard !health.committing else { return .init(ready: true, detail: "\(memory); commits succeed") }
-        let failing = "the store cannot commit (\(health.lastCommitError ?? "unknown error")); probing \(store.isShared ? "PostgreSQL" : "the disk") until it can"
+        let failing = health.unreachable
+            ? "store unreachable: PostgreSQL cannot be reached (\(health.lastCommitError ?? "connection lost")); reconnecting with backoff"
+            : "the store cannot commit (\(health.lastCommitError ?? "unknown error")); probing \(store.isShared ? "PostgreSQL" : "the disk") until it can"
         switch listener {
         case .webhook: return .init(ready: false, detail: "\(failing); webhooks are answered 503")
         case .rpc: return .init(ready: true, detail: "\(memory), reads are served; \(failing); writes fail")
@@ -67,9 +73,14 @@ final class StoreHealthLog: Sendable {
     private let purgeFailures: Counter
     private let purgesCompleted: Counter
     private let commitFailures: Counter
+    private let followerDisconnects: Counter
+    /// Repeated failures of one outage: a line per 30 s with the count so far, not one per attempt.
+    private let repeats = LogThrottle(interval: .seconds(30))
 
     init(metrics: MetricsRegistry, logger: Logger) {
         self.logger = logger
+        followerDisconnects = metrics.counter("customer_cache_store_follower_reconnect_failures_total",
+                                              help: "Lost connections and failed reconnect attempts of the change follower.")
         purgeFailures = metrics.counter("customer_cache_store_purge_failures_total", help: "Failed checkpoint+truncate attempts after a purge (retried).")
         purgesCompleted = metrics.counter("customer_cache_store_purge_retries_completed_total", help: "Pending purges that a retry completed.")
         commitFailures = metrics.counter("customer_cache_store_commit_failures_total", help: "Failed store commits (batches and probe writes).")
@@ -77,10 +88,29 @@ final class StoreHealthLog: Sendable {
 
     func record(_ event: StoreHealthEvent) {
         switch event {
-        case .commitFailed(let error, let first):
+        case .commitFailed(let error, let first, let failures):
             commitFailures.increment()
-            // Every failed webhook is logged by its endpoint; here only the change of state.
-            if first { logger.error("store cannot commit: webhooks answer 503 and the webhook listener is not ready", metadata: ["error": "\(error)"]) }
+            // Every failed webhook is logged by its endpoint; here the change of state, then a reminder now and then.
+            if first {
+                repeats.reset("commit")
+                _ = repeats.admit("commit")
+                logger.error("store cannot commit: webhooks answer 503 and the webhook listener is not ready", metadata: ["error": "\(error)"])
+            } else if repeats.admit("commit") != nil {
+                logger.error("store still cannot commit; retrying with backoff", metadata: ["failed_commits": "\(failures)", "error": "\(error)"])
+            }
+        case .followerDisconnected(let error, let attempt, let retryIn):
+            followerDisconnects.increment()
+            if attempt == 1 {
+                repeats.reset("follower")
+                _ = repeats.admit("follower")
+                logger.warning("change follower lost PostgreSQL: reads are served from memory, other replicas' changes wait until it is back",
+                               metadata: ["error": "\(error)", "retry_in_ms": "\(Int(retryIn * 1000))"])
+            } else if repeats.admit("follower") != nil {
+                logger.warning("change follower still cannot reach PostgreSQL", metadata: ["attempts": "\(attempt)", "error": "\(error)",
+                                                                                              "retry_in_ms": "\(Int(retryIn * 1000))"])
+            }
+        case .followerReconnected(let attempts, let sequence):
+            logger.notice("change follower reconnected; catching up", metadata: ["failed_attempts": "\(attempts)", "after_sequence": "\(sequence)"])
         case .commitRecovered(let failures):
             logger.notice("store commits again", metadata: ["failed_commits": "\(failures)"])
         case .purgeFailed(let error, let pending, let attempt):
