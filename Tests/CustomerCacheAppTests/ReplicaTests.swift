@@ -8,58 +8,6 @@ import WebhookSignature
 import Glibc
 #endif
 
-/// One `customer-cache serve` process on the shared test database.
-private final class ServeReplica {
-    let process = Process()
-    private let errors = Pipe()
-    private(set) var log = ""
-    let webhook: SocketAddress
-    let rpc: SocketAddress
-
-    init(binary: URL, database: TestDatabase, secret: String) throws {
-        process.executableURL = binary
-        process.arguments = ["serve", "--webhook-listen", "127.0.0.1:0", "--rpc-listen", "127.0.0.1:0", "--database-url", database.url]
-        var environment = ProcessInfo.processInfo.environment
-        environment["CUSTOMER_CACHE_WEBHOOK_SECRETS"] = secret
-        environment["CUSTOMER_CACHE_DATABASE_PASSWORD"] = database.password
-        process.environment = environment
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let (ports, startLog) = readServeListeners(from: errors, until: "store open")
-        log = startLog
-        guard let webhookPort = ports["webhook"], let rpcPort = ports["rpc"], log.contains("store open") else {
-            process.terminate()
-            throw ReplicaStartFailure(log: log)
-        }
-        webhook = try SocketAddress(host: "127.0.0.1", port: webhookPort)
-        rpc = try SocketAddress(host: "127.0.0.1", port: rpcPort)
-    }
-
-    struct ReplicaStartFailure: Error, CustomStringConvertible {
-        let log: String
-        var description: String { "replica did not start: \(log)" }
-    }
-
-    func stop() -> String {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
-        log += String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return log
-    }
-
-    deinit { if process.isRunning { process.terminate() } }
-
-    func email(of id: String, consistency: String = "cache") -> String? {
-        let body = Array(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"\#(id)","consistency":"\#(consistency)"},"id":1}"#.utf8)
-        guard let response = try? RawClient(rpc).exchange(method: "POST", path: "/rpc", headers: [("Content-Type", "application/json")], body: body),
-              case .object(let envelope)? = try? JSONValue.parse(response.body), case .object(let result)? = envelope["result"] else { return nil }
-        return result["email"]?.stringValue
-    }
-}
-
 @Suite("Replicas on one PostgreSQL (processes)",
        .enabled(if: TestDatabase.isAvailable && builtCustomerCacheExecutable != nil, "needs the built binary and CUSTOMER_CACHE_TEST_DATABASE_URL"))
 struct ReplicaTests {
