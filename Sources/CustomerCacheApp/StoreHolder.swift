@@ -24,24 +24,28 @@ final class StoreHolder: Sendable {
         guard let store = current else { return .init(ready: false, detail: "store is opening") }
         guard store.isOpen else { return .init(ready: false, detail: "store is closed") }
         let health = store.health
-        var memory = "\(store.count) customers in memory"
+        let memory = "\(store.count) customers in memory"
+        let writerUnreachable = !health.committing && health.unreachable
+        var follower = ""
         if let replication = store.replication {
             // Reads keep being served from memory while the follower is away; the detail says why they may lag.
             if replication.connected {
-                memory += "; following PostgreSQL: \(replication.changesBehind) changes behind, last change applied "
+                follower = "; following PostgreSQL: \(replication.changesBehind) changes behind, last change applied "
                     + "\(Int(replication.lastPropagationMilliseconds)) ms after commit (sequence \(replication.appliedSequence))"
             } else {
-                memory += "; store unreachable: the change follower is reconnecting (attempt \(replication.reconnectAttempts): "
-                    + "\(replication.lastError ?? "connection lost")) and resumes after sequence \(replication.appliedSequence)"
+                // The writer's part already names the error when both have lost PostgreSQL.
+                let why = writerUnreachable ? "" : ": \(replication.lastError ?? "connection lost")"
+                follower = "; \(writerUnreachable ? "" : "store unreachable: ")the change follower is reconnecting (attempt "
+                    + "\(replication.reconnectAttempts)\(why)) and resumes after sequence \(replication.appliedSequence)"
             }
         }
-        guard !health.committing else { return .init(ready: true, detail: "\(memory); commits succeed") }
-        let failing = health.unreachable
+        guard !health.committing else { return .init(ready: true, detail: "\(memory)\(follower); commits succeed") }
+        let failing = writerUnreachable
             ? "store unreachable: PostgreSQL cannot be reached (\(health.lastCommitError ?? "connection lost")); reconnecting with backoff"
             : "the store cannot commit (\(health.lastCommitError ?? "unknown error")); probing \(store.isShared ? "PostgreSQL" : "the disk") until it can"
         switch listener {
-        case .webhook: return .init(ready: false, detail: "\(failing); webhooks are answered 503")
-        case .rpc: return .init(ready: true, detail: "\(memory), reads are served; \(failing); writes fail")
+        case .webhook: return .init(ready: false, detail: "\(failing); webhooks are answered 503\(follower)")
+        case .rpc: return .init(ready: true, detail: "\(memory), reads are served; \(failing); writes fail\(follower)")
         }
     }
 }

@@ -241,7 +241,9 @@ public final class PostgresConnection {
 
     static func message(_ handle: OpaquePointer) -> String {
         guard let text = PQerrorMessage(handle) else { return "unknown error" }
-        return String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
+        // libpq wraps its messages over several tab-indented lines; one line keeps log records and /readyz whole.
+        return String(cString: text).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: " ")
     }
 
     private static func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {

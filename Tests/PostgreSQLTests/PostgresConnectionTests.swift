@@ -162,4 +162,27 @@ struct PostgresConnectionTests {
         try victim.reset()
         #expect(try victim.execute("SELECT 1").integer(0, 0) == 1)
     }
+
+    @Test("checkAlive notices a session the server terminated while it sat idle, without a round trip; a live one stays alive")
+    func checkAliveNoticesTermination() throws {
+        let database = try TestDatabase()
+        let victim = try database.connect()
+        let killer = try database.connect()
+        #expect(victim.checkAlive())
+        let pid = try #require(try victim.execute("SELECT pg_backend_pid()").integer(0, 0))
+        try killer.execute("SELECT pg_terminate_backend($1::int, 5000)", [.integer(pid)])
+        // The FATAL and the EOF arrive together; before this, the next statement was the first to learn of it.
+        #expect(victim.checkAlive() == false)
+        #expect(killer.checkAlive())
+        #expect(try killer.execute("SELECT 1").integer(0, 0) == 1)
+    }
+
+    @Test("a refused connection is a one-line connection-loss error")
+    func refusedConnection() throws {
+        var configuration = PostgresConfiguration(connectionString: "postgres://nobody@127.0.0.1:1/none")
+        configuration.connectTimeoutSeconds = 2
+        let error = #expect(throws: PostgresError.self) { try PostgresConnection(configuration) }
+        #expect(error?.isConnectionLoss == true)
+        #expect(error?.message.contains("\n") == false, "libpq's line breaks would split a log record: \(error?.message ?? "")")
+    }
 }
