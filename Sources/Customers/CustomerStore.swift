@@ -313,6 +313,13 @@ public final class CustomerStore: Sendable {
                         if connection?.checkAlive() != true {
                             connection?.close()
                             connection = nil
+                            // While the writer finds PostgreSQL unreachable, answer at once rather than make every
+                            // caller queue behind this lock for a connect that may take the whole connect timeout.
+                            // The writer's backoff finds PostgreSQL again and clears the state.
+                            let health = self.healthMonitor.current
+                            if !health.committing, health.unreachable {
+                                return .failure(StoreError(.unreachable, health.lastCommitError ?? "PostgreSQL is unreachable"))
+                            }
                             connection = try PostgresConnection(databaseConfiguration)
                         }
                         guard let open = connection else { return .failure(StoreError(.closed, "no connection")) }

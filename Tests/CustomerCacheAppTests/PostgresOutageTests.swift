@@ -67,6 +67,12 @@ struct PostgresOutageTests {
         #expect(forget["error"]?["code"]?.intValue == -31007)
         #expect(forget["error"]?["data"]?["reason"] == "store_unreachable")
         #expect(forget["error"]?["data"]?["retryAfterSeconds"]?.intValue == 5)
+        // A read that must see the committed row cannot be answered from memory: a prompt -31007, not a hang.
+        let started = Date()
+        let storeRead = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"kept","consistency":"store"},"id":5}"#)
+        #expect(storeRead["error"]?["code"]?.intValue == -31007)
+        #expect(storeRead["error"]?["data"]?["reason"] == "store_unreachable")
+        #expect(Date().timeIntervalSince(started) < 3)
         // The refused forget changed nothing: the customer is still served.
         #expect(try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"kept"},"id":3}"#)["result"]?["email"] == "kept@example.com")
 
