@@ -47,9 +47,9 @@ struct PostgresOutageTests {
         // Down for good (until resumed): `restart` with a long pause runs on its own thread.
         let back = DispatchSemaphore(value: 0)
         let server = fixture.server
-        Thread { try? server.restart(downSeconds: 8); back.signal() }.start()
+        Thread { try? server.restart(downSeconds: 12); back.signal() }.start()
         // No write is sent: the writer's own look at its idle connection must notice.
-        #expect(try eventually(within: 6) { try fixture.readiness(live.webhook).status == 503 }, "webhook readiness did not notice the outage")
+        #expect(try eventually(within: 15) { try fixture.readiness(live.webhook).status == 503 }, "webhook readiness did not notice the outage")
         let webhookReady = try fixture.readiness(live.webhook)
         #expect(webhookReady.bodyText.contains("store unreachable"))
         let rpcReady = try fixture.readiness(live.rpc)
@@ -72,7 +72,7 @@ struct PostgresOutageTests {
         let storeRead = try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"kept","consistency":"store"},"id":5}"#)
         #expect(storeRead["error"]?["code"]?.intValue == -31007)
         #expect(storeRead["error"]?["data"]?["reason"] == "store_unreachable")
-        #expect(Date().timeIntervalSince(started) < 3)
+        #expect(Date().timeIntervalSince(started) < 5)
         // The refused forget changed nothing: the customer is still served.
         #expect(try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"kept"},"id":3}"#)["result"]?["email"] == "kept@example.com")
 
@@ -87,7 +87,7 @@ struct PostgresOutageTests {
         #expect(log.contains("change follower lost PostgreSQL"))
         #expect(log.contains("change follower reconnected"))
         #expect(log.contains("store commits again"))
-        // About 8 s of reconnect attempts every 0.5 s: a handful of lines, not one per attempt.
+        // About 12 s of reconnect attempts every 0.5 s: a handful of lines, not one per attempt.
         let followerLines = log.split(separator: "\n").filter { $0.contains("change follower") }.count
         #expect(followerLines <= 4, "follower log lines: \(followerLines)")
         if let password = fixture.database.password { #expect(!log.contains(password)) }
