@@ -260,13 +260,22 @@ public final class CustomerCacheService: Sendable {
         let commitLatency = metrics.histogram("customer_cache_store_commit_seconds", help: "Duration of one grouped store transaction.")
         let commitSize = metrics.counter("customer_cache_store_committed_operations_total", help: "Operations committed to the store.")
         let healthLog = StoreHealthLog(metrics: metrics, logger: logger)
-        do {
-            let store = try CustomerStore(configuration: storeConfiguration, clock: clock, onCommit: { seconds, operations in
+        let open: @Sendable () throws(StoreError) -> CustomerStore = { [clock, storeConfiguration] () throws(StoreError) in
+            try CustomerStore(configuration: storeConfiguration, clock: clock, onCommit: { seconds, operations in
                 commitLatency.observe(seconds: seconds)
                 commitSize.increment(by: operations)
             }, onHealthEvent: { healthLog.record($0) })
-            storeHolder.set(store)
+        }
+        let logger = self.logger
+        let opened: @Sendable (CustomerStore) -> Void = { store in
             logger.info("store open", metadata: ["customers": "\(store.count)", "milliseconds": "\(Int(Date().timeIntervalSince(started) * 1000))"])
+        }
+        do {
+            let store = try open()
+            storeHolder.set(store)
+            opened(store)
+        } catch where error.code == .unreachable {
+            storeHolder.keepOpening(firstError: error, retryMaxSeconds: storeConfiguration.reconnectMaxSeconds, logger: logger, open: open, opened: opened)
         } catch {
             storeHolder.fail(error.code.rawValue)
             logger.critical("store failed to open", metadata: ["error": "\(error)"])
@@ -277,6 +286,7 @@ public final class CustomerCacheService: Sendable {
     /// Graceful: both listeners stop accepting and drain in-flight requests within the grace period.
     public func shutdown() {
         logger.info("shutdown requested")
+        storeHolder.stopOpening()
         backgroundTasks.withLock { tasks in tasks.forEach { $0.cancel() } }
         webhookServer.shutdown()
         rpcServer.shutdown()

@@ -1,3 +1,4 @@
+import Foundation
 import Customers
 import Logging
 import ServiceMetrics
@@ -9,6 +10,10 @@ import Synchronization
 final class StoreHolder: Sendable {
     private let store = Mutex<CustomerStore?>(nil)
     private let failure = Mutex<String?>(nil)
+    /// Why the store is still opening, while PostgreSQL was unreachable at start and the open is being retried.
+    private let waitingFor = Mutex<String?>(nil)
+    /// Set by `stopOpening`: the retried open gives up, and a store it opens after all is closed again.
+    private let openingStopped = Atomic<Bool>(false)
 
     var current: CustomerStore? { store.withLock { $0 } }
 
@@ -21,7 +26,7 @@ final class StoreHolder: Sendable {
     /// listener stays ready while it can serve reads from memory; its detail still says when writes fail.
     func readiness(for listener: Readiness.Listener) -> Readiness.Status {
         if let reason = failure.withLock({ $0 }) { return .init(ready: false, detail: "store failed to open: \(reason)") }
-        guard let store = current else { return .init(ready: false, detail: "store is opening") }
+        guard let store = current else { return .init(ready: false, detail: waitingFor.withLock { $0 } ?? "store is opening") }
         guard store.isOpen else { return .init(ready: false, detail: "store is closed") }
         let health = store.health
         let memory = "\(store.count) customers in memory"
@@ -48,6 +53,54 @@ final class StoreHolder: Sendable {
         case .rpc: return .init(ready: true, detail: "\(memory), reads are served; \(failing); writes fail\(follower)")
         }
     }
+}
+
+extension StoreHolder {
+    /// PostgreSQL was unreachable at start (the whole cluster restarting, a failover): instead of exiting into a
+    /// restart loop, the listeners stay up (readiness "store is opening", writes 503 / -31007) while `open` is retried
+    /// on a thread of its own, 100 ms doubling to `retryMaxSeconds` (jittered), until it succeeds. Any other failure
+    /// then is as fatal as at start: logged and the process exits 1.
+    func keepOpening(firstError: StoreError, retryMaxSeconds: Double, logger: Logger,
+                     open: @escaping @Sendable () throws(StoreError) -> CustomerStore, opened: @escaping @Sendable (CustomerStore) -> Void) {
+        let repeats = LogThrottle(interval: .seconds(30))
+        _ = repeats.admit("open")
+        waitingFor.withLock { $0 = "store is opening: PostgreSQL is unreachable (\(firstError.message)); retrying" }
+        logger.error("PostgreSQL unreachable at start: the store opens as soon as it answers; until then readiness fails and writes get 503",
+                     metadata: ["error": "\(firstError)"])
+        let thread = Thread { [self] in
+            var attempts = 0
+            while !openingStopped.load(ordering: .relaxed) {
+                attempts += 1
+                let delay = min(retryMaxSeconds, 0.1 * pow(2, Double(min(attempts - 1, 20)))) * Double.random(in: 0.5...1)
+                let until = Date().addingTimeInterval(delay)
+                while !openingStopped.load(ordering: .relaxed), Date() < until { Thread.sleep(forTimeInterval: 0.05) }
+                guard !openingStopped.load(ordering: .relaxed) else { return }
+                do throws(StoreError) {
+                    let store = try open()
+                    guard !openingStopped.load(ordering: .relaxed) else { store.close(); return }
+                    waitingFor.withLock { $0 = nil }
+                    set(store)
+                    opened(store)
+                    return
+                } catch where error.code == .unreachable {
+                    waitingFor.withLock { $0 = "store is opening: PostgreSQL is unreachable (\(error.message)); retrying (attempt \(attempts + 1))" }
+                    if let suppressed = repeats.admit("open") {
+                        logger.error("PostgreSQL still unreachable; the store is not open yet", metadata: ["attempts": "\(attempts + 1)",
+                                                                                                         "similar_failures_not_logged": "\(suppressed)", "error": "\(error)"])
+                    }
+                } catch {
+                    fail(error.code.rawValue)
+                    logger.critical("store failed to open", metadata: ["error": "\(error)"])
+                    exit(1)
+                }
+            }
+        }
+        thread.name = "store-open"
+        thread.start()
+    }
+
+    /// Shutdown: a retried open stops.
+    func stopOpening() { openingStopped.store(true, ordering: .relaxed) }
 }
 
 /// The Digital River client once it exists: at start-up when an API key is configured, or after the in-process

@@ -58,7 +58,8 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
             backend.lastCommitSequence = snapshot.sequence
             return (backend, snapshot)
         } catch let error as PostgresError {
-            throw StoreError(.openFailed, error.description)
+            // Unreachable is worth waiting for (the owner retries); anything else, such as a newer schema, is not.
+            throw StoreError(error.isConnectionLoss ? .unreachable : .openFailed, error.description)
         } catch {
             throw StoreError(.openFailed, "\(error)")
         }

@@ -13,9 +13,11 @@ private struct OutageFixture {
     let live: LiveService
     let logs = LogCapture()
 
-    init(settings: [String: String] = [:]) throws {
+    /// `beforeStart` runs once the server and the schema exist, before the service starts.
+    init(settings: [String: String] = [:], beforeStart: (TestPostgresServer, TestDatabase) throws -> Void = { _, _ in }) throws {
         server = try TestPostgresServer()
         database = try server.database()
+        try beforeStart(server, database)
         var all = ["database-url": database.url]
         for (key, value) in settings { all[key] = value }
         live = try LiveService(settings: all, environment: [
@@ -105,6 +107,32 @@ struct PostgresOutageTests {
         #expect(response.status == 200, "\(response.status) \(response.bodyText) \(fixture.logs.text)")
         let read = try fixture.live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"b","consistency":"store"},"id":1}"#)
         #expect(read["result"]?["email"] == "b1@example.com")
+        withExtendedLifetime(fixture.server) {}
+    }
+
+    @Test("started while PostgreSQL is down: the service stays up, not ready with the reason, webhooks 503; the store opens when PostgreSQL answers")
+    func startWhileDown() throws {
+        let back = DispatchSemaphore(value: 0)
+        let fixture = try OutageFixture(settings: ["database-reconnect-max-ms": "500"]) { server, database in
+            Thread { try? server.restart(downSeconds: 8); back.signal() }.start()
+            #expect(eventually(within: 15) { (try? database.connect()) == nil }, "the server did not go down")
+        }
+        defer { fixture.live.stop() }
+        let live = fixture.live
+        let webhookReady = try fixture.readiness(live.webhook)
+        #expect(webhookReady.status == 503)
+        #expect(webhookReady.bodyText.contains("PostgreSQL is unreachable"))
+        #expect(try fixture.readiness(live.rpc).status == 503)
+        let refused = try #require(try fixture.post("early", customer: "e", email: "e1@example.com"))
+        #expect(refused.status == 503)
+        #expect(refused.header("Retry-After") != nil)
+
+        back.wait()
+        #expect(try eventually(within: 30) { try fixture.readiness(live.webhook).status == 200 }, "the store did not open after PostgreSQL came back")
+        #expect(try fixture.post("early", customer: "e", email: "e1@example.com")?.status == 200)
+        let log = fixture.logs.text
+        #expect(log.contains("PostgreSQL unreachable at start"))
+        #expect(log.contains("store open"))
         withExtendedLifetime(fixture.server) {}
     }
 }
