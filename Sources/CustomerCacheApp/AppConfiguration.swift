@@ -15,6 +15,10 @@ public struct AppConfiguration: Sendable {
     public var databaseURL: String?
     /// The database password, from `database-password-file`, `CUSTOMER_CACHE_DATABASE_PASSWORD` or `PGPASSWORD`; never argv.
     public var databasePassword: String?
+    /// How long a PostgreSQL connection may go unanswered before it counts as lost (connect, keepalives, writes).
+    public var databaseTimeoutMilliseconds: Int
+    /// Longest pause between reconnect attempts while PostgreSQL is unreachable.
+    public var databaseReconnectMaxMilliseconds: Int
     /// Event loops per listener.
     public var eventLoops: Int
     /// Event loops of the RPC listener. Default: half the cores (at least one). Its callers' traffic is many small
@@ -96,6 +100,8 @@ public struct AppConfiguration: Sendable {
         rpcListen = try sources.address("rpc-listen")
         dataDirectory = try sources.string("data-dir")
         (databaseURL, databasePassword) = try Self.loadDatabase(sources: sources, environment: environment, readFile: readFile)
+        databaseTimeoutMilliseconds = try sources.integer("database-timeout-ms", range: 2_000...600_000)
+        databaseReconnectMaxMilliseconds = try sources.integer("database-reconnect-max-ms", range: 100...600_000)
         eventLoops = try sources.integer("event-loops", range: 1...256)
         rpcEventLoops = try sources.integer("rpc-event-loops", range: 1...256)
         var limits = HTTPLimits()
@@ -261,6 +267,8 @@ extension AppConfiguration {
         .init(key: "data-dir", defaultValue: "./data", help: "Directory of the SQLite store"),
         .init(key: "database-url", defaultValue: nil, help: "postgres:// URL of a PostgreSQL store shared by replicas (no password in it); unset: SQLite in data-dir"),
         .init(key: "database-password-file", defaultValue: nil, help: "File with the PostgreSQL password (else CUSTOMER_CACHE_DATABASE_PASSWORD or PGPASSWORD)"),
+        .init(key: "database-timeout-ms", defaultValue: "10000", help: "Silence after which a PostgreSQL connection counts as lost (connect timeout, TCP keepalives, tcp_user_timeout)"),
+        .init(key: "database-reconnect-max-ms", defaultValue: "2000", help: "Longest pause between reconnects while PostgreSQL is unreachable (from 100 ms, doubling, jittered)"),
         .init(key: "event-loops", defaultValue: "\(HTTPServerConfiguration.defaultEventLoopCount)", help: "Event-loop threads of the webhook listener (default: cores)"),
         .init(key: "rpc-event-loops", defaultValue: "\(max(1, HTTPServerConfiguration.defaultEventLoopCount / 2))", help: "Event-loop threads of the RPC listener (default: half the cores, at least 1)"),
         .init(key: "max-connections", defaultValue: "4096", help: "Open connections per listener; at the cap the longest-idle one is closed for a new one, else 503"),

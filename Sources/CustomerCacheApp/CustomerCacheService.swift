@@ -148,6 +148,9 @@ public final class CustomerCacheService: Sendable {
         metrics.gauge("customer_cache_store_replication_lag_milliseconds", help: "Commit-to-memory delay of the last change applied from the shared store.") {
             Int(storeHolder.current?.replication?.lastPropagationMilliseconds ?? 0)
         }
+        metrics.gauge("customer_cache_store_reachable", help: "0 while the writer finds the shared store unreachable (PostgreSQL down or restarting; 1 with SQLite).") {
+            storeHolder.current?.health.unreachable == true ? 0 : 1
+        }
         metrics.gauge("customer_cache_store_follower_connected", help: "1 while the change follower is connected to the shared store (1 with SQLite).") {
             storeHolder.current?.replication?.connected == false ? 0 : 1
         }
@@ -245,7 +248,11 @@ public final class CustomerCacheService: Sendable {
         let started = Date()
         var storeConfiguration = StoreConfiguration(path: configuration.dataDirectory + "/customers.sqlite")
         if let url = configuration.databaseURL {
-            storeConfiguration.database = PostgresConfiguration(connectionString: url, password: configuration.databasePassword)
+            var database = PostgresConfiguration(connectionString: url, password: configuration.databasePassword)
+            database.deadConnectionTimeoutMilliseconds = configuration.databaseTimeoutMilliseconds
+            database.connectTimeoutSeconds = max(2, configuration.databaseTimeoutMilliseconds / 1000)
+            storeConfiguration.database = database
+            storeConfiguration.reconnectMaxSeconds = Double(configuration.databaseReconnectMaxMilliseconds) / 1000
             logger.info("store is PostgreSQL, shared by replicas", metadata: ["database": "\(PostgresConfiguration.redact(url))"])
         } else {
             do {
@@ -259,13 +266,22 @@ public final class CustomerCacheService: Sendable {
         let commitLatency = metrics.histogram("customer_cache_store_commit_seconds", help: "Duration of one grouped store transaction.")
         let commitSize = metrics.counter("customer_cache_store_committed_operations_total", help: "Operations committed to the store.")
         let healthLog = StoreHealthLog(metrics: metrics, logger: logger)
-        do {
-            let store = try CustomerStore(configuration: storeConfiguration, clock: clock, onCommit: { seconds, operations in
+        let open: @Sendable () throws(StoreError) -> CustomerStore = { [clock, storeConfiguration] () throws(StoreError) in
+            try CustomerStore(configuration: storeConfiguration, clock: clock, onCommit: { seconds, operations in
                 commitLatency.observe(seconds: seconds)
                 commitSize.increment(by: operations)
             }, onHealthEvent: { healthLog.record($0) })
-            storeHolder.set(store)
+        }
+        let logger = self.logger
+        let opened: @Sendable (CustomerStore) -> Void = { store in
             logger.info("store open", metadata: ["customers": "\(store.count)", "milliseconds": "\(Int(Date().timeIntervalSince(started) * 1000))"])
+        }
+        do {
+            let store = try open()
+            storeHolder.set(store)
+            opened(store)
+        } catch where error.code == .unreachable {
+            storeHolder.keepOpening(firstError: error, retryMaxSeconds: storeConfiguration.reconnectMaxSeconds, logger: logger, open: open, opened: opened)
         } catch {
             storeHolder.fail(error.code.rawValue)
             logger.critical("store failed to open", metadata: ["error": "\(error)"])
@@ -276,6 +292,7 @@ public final class CustomerCacheService: Sendable {
     /// Graceful: both listeners stop accepting and drain in-flight requests within the grace period.
     public func shutdown() {
         logger.info("shutdown requested")
+        storeHolder.stopOpening()
         backgroundTasks.withLock { tasks in tasks.forEach { $0.cancel() } }
         webhookServer.shutdown()
         rpcServer.shutdown()

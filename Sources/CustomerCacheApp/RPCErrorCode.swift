@@ -16,7 +16,7 @@ public enum RPCErrorCode: Int, CaseIterable, Sendable {
     case unauthorized = -31005
     /// Digital River kept answering 429; `data.retryAfterSeconds` when it said.
     case rateLimited = -31006
-    /// The local store could not commit; retry.
+    /// The local store could not commit, is unreachable or is still opening; retry after `data.retryAfterSeconds`.
     case storeUnavailable = -31007
 
     /// Stable machine-readable name, also in `data.error`.
@@ -44,9 +44,14 @@ public enum RPCErrorCode: Int, CaseIterable, Sendable {
         }
     }
 
-    /// The error object, with `data.error` = `name` plus any details.
+    /// Seconds a caller should wait before retrying a `store_unavailable` write: the store reconnects and probes
+    /// in about this time (webhooks get the same as `Retry-After`).
+    static let storeRetryAfterSeconds = 5
+
+    /// The error object, with `data.error` = `name` plus any details (and, for `store_unavailable`, `retryAfterSeconds`).
     func error(_ details: [(String, JSONValue)] = []) -> JSONRPCError {
         var data = JSONObject([("error", .string(name))])
+        if self == .storeUnavailable { data["retryAfterSeconds"] = .number(JSONNumber(Self.storeRetryAfterSeconds)) }
         for (key, value) in details { data[key] = value }
         return JSONRPCError(code: rawValue, message: message, data: .object(data))
     }

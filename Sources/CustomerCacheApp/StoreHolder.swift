@@ -1,3 +1,4 @@
+import Foundation
 import Customers
 import Logging
 import ServiceMetrics
@@ -9,6 +10,10 @@ import Synchronization
 final class StoreHolder: Sendable {
     private let store = Mutex<CustomerStore?>(nil)
     private let failure = Mutex<String?>(nil)
+    /// Why the store is still opening, while PostgreSQL was unreachable at start and the open is being retried.
+    private let waitingFor = Mutex<String?>(nil)
+    /// Set by `stopOpening`: the retried open gives up, and a store it opens after all is closed again.
+    private let openingStopped = Atomic<Bool>(false)
 
     var current: CustomerStore? { store.withLock { $0 } }
 
@@ -21,23 +26,81 @@ final class StoreHolder: Sendable {
     /// listener stays ready while it can serve reads from memory; its detail still says when writes fail.
     func readiness(for listener: Readiness.Listener) -> Readiness.Status {
         if let reason = failure.withLock({ $0 }) { return .init(ready: false, detail: "store failed to open: \(reason)") }
-        guard let store = current else { return .init(ready: false, detail: "store is opening") }
+        guard let store = current else { return .init(ready: false, detail: waitingFor.withLock { $0 } ?? "store is opening") }
         guard store.isOpen else { return .init(ready: false, detail: "store is closed") }
         let health = store.health
-        var memory = "\(store.count) customers in memory"
+        let memory = "\(store.count) customers in memory"
+        let writerUnreachable = !health.committing && health.unreachable
+        var follower = ""
         if let replication = store.replication {
             // Reads keep being served from memory while the follower is away; the detail says why they may lag.
-            let link = replication.connected ? "following" : "follower reconnecting to (store unreachable)"
-            memory += "; \(link) PostgreSQL: \(replication.changesBehind) changes behind, last change applied "
-                + "\(Int(replication.lastPropagationMilliseconds)) ms after commit (sequence \(replication.appliedSequence))"
+            if replication.connected {
+                follower = "; following PostgreSQL: \(replication.changesBehind) changes behind, last change applied "
+                    + "\(Int(replication.lastPropagationMilliseconds)) ms after commit (sequence \(replication.appliedSequence))"
+            } else {
+                // The writer's part already names the error when both have lost PostgreSQL.
+                let why = writerUnreachable ? "" : ": \(replication.lastError ?? "connection lost")"
+                follower = "; \(writerUnreachable ? "" : "store unreachable: ")the change follower is reconnecting (attempt "
+                    + "\(replication.reconnectAttempts)\(why)) and resumes after sequence \(replication.appliedSequence)"
+            }
         }
-        guard !health.committing else { return .init(ready: true, detail: "\(memory); commits succeed") }
-        let failing = "the store cannot commit (\(health.lastCommitError ?? "unknown error")); probing \(store.isShared ? "PostgreSQL" : "the disk") until it can"
+        guard !health.committing else { return .init(ready: true, detail: "\(memory)\(follower); commits succeed") }
+        let failing = writerUnreachable
+            ? "store unreachable: PostgreSQL cannot be reached (\(health.lastCommitError ?? "connection lost")); reconnecting with backoff"
+            : "the store cannot commit (\(health.lastCommitError ?? "unknown error")); probing \(store.isShared ? "PostgreSQL" : "the disk") until it can"
         switch listener {
-        case .webhook: return .init(ready: false, detail: "\(failing); webhooks are answered 503")
-        case .rpc: return .init(ready: true, detail: "\(memory), reads are served; \(failing); writes fail")
+        case .webhook: return .init(ready: false, detail: "\(failing); webhooks are answered 503\(follower)")
+        case .rpc: return .init(ready: true, detail: "\(memory), reads are served; \(failing); writes fail\(follower)")
         }
     }
+}
+
+extension StoreHolder {
+    /// PostgreSQL was unreachable at start (the whole cluster restarting, a failover): instead of exiting into a
+    /// restart loop, the listeners stay up (readiness "store is opening", writes 503 / -31007) while `open` is retried
+    /// on a thread of its own, 100 ms doubling to `retryMaxSeconds` (jittered), until it succeeds. Any other failure
+    /// then is as fatal as at start: logged and the process exits 1.
+    func keepOpening(firstError: StoreError, retryMaxSeconds: Double, logger: Logger,
+                     open: @escaping @Sendable () throws(StoreError) -> CustomerStore, opened: @escaping @Sendable (CustomerStore) -> Void) {
+        let repeats = LogThrottle(interval: .seconds(30))
+        _ = repeats.admit("open")
+        waitingFor.withLock { $0 = "store is opening: PostgreSQL is unreachable (\(firstError.message)); retrying" }
+        logger.error("PostgreSQL unreachable at start: the store opens as soon as it answers; until then readiness fails and writes get 503",
+                     metadata: ["error": "\(firstError)"])
+        let thread = Thread { [self] in
+            var attempts = 0
+            while !openingStopped.load(ordering: .relaxed) {
+                attempts += 1
+                let delay = min(retryMaxSeconds, 0.1 * pow(2, Double(min(attempts - 1, 20)))) * Double.random(in: 0.5...1)
+                let until = Date().addingTimeInterval(delay)
+                while !openingStopped.load(ordering: .relaxed), Date() < until { Thread.sleep(forTimeInterval: 0.05) }
+                guard !openingStopped.load(ordering: .relaxed) else { return }
+                do throws(StoreError) {
+                    let store = try open()
+                    guard !openingStopped.load(ordering: .relaxed) else { store.close(); return }
+                    waitingFor.withLock { $0 = nil }
+                    set(store)
+                    opened(store)
+                    return
+                } catch where error.code == .unreachable {
+                    waitingFor.withLock { $0 = "store is opening: PostgreSQL is unreachable (\(error.message)); retrying (attempt \(attempts + 1))" }
+                    if let suppressed = repeats.admit("open") {
+                        logger.error("PostgreSQL still unreachable; the store is not open yet", metadata: ["attempts": "\(attempts + 1)",
+                                                                                                         "similar_failures_not_logged": "\(suppressed)", "error": "\(error)"])
+                    }
+                } catch {
+                    fail(error.code.rawValue)
+                    logger.critical("store failed to open", metadata: ["error": "\(error)"])
+                    exit(1)
+                }
+            }
+        }
+        thread.name = "store-open"
+        thread.start()
+    }
+
+    /// Shutdown: a retried open stops.
+    func stopOpening() { openingStopped.store(true, ordering: .relaxed) }
 }
 
 /// The Digital River client once it exists: at start-up when an API key is configured, or after the in-process
@@ -67,9 +130,14 @@ final class StoreHealthLog: Sendable {
     private let purgeFailures: Counter
     private let purgesCompleted: Counter
     private let commitFailures: Counter
+    private let followerDisconnects: Counter
+    /// Repeated failures of one outage: a line per 30 s with the count so far, not one per attempt.
+    private let repeats = LogThrottle(interval: .seconds(30))
 
     init(metrics: MetricsRegistry, logger: Logger) {
         self.logger = logger
+        followerDisconnects = metrics.counter("customer_cache_store_follower_reconnect_failures_total",
+                                              help: "Lost connections and failed reconnect attempts of the change follower.")
         purgeFailures = metrics.counter("customer_cache_store_purge_failures_total", help: "Failed checkpoint+truncate attempts after a purge (retried).")
         purgesCompleted = metrics.counter("customer_cache_store_purge_retries_completed_total", help: "Pending purges that a retry completed.")
         commitFailures = metrics.counter("customer_cache_store_commit_failures_total", help: "Failed store commits (batches and probe writes).")
@@ -77,10 +145,29 @@ final class StoreHealthLog: Sendable {
 
     func record(_ event: StoreHealthEvent) {
         switch event {
-        case .commitFailed(let error, let first):
+        case .commitFailed(let error, let first, let failures):
             commitFailures.increment()
-            // Every failed webhook is logged by its endpoint; here only the change of state.
-            if first { logger.error("store cannot commit: webhooks answer 503 and the webhook listener is not ready", metadata: ["error": "\(error)"]) }
+            // Every failed webhook is logged by its endpoint; here the change of state, then a reminder now and then.
+            if first {
+                repeats.reset("commit")
+                _ = repeats.admit("commit")
+                logger.error("store cannot commit: webhooks answer 503 and the webhook listener is not ready", metadata: ["error": "\(error)"])
+            } else if repeats.admit("commit") != nil {
+                logger.error("store still cannot commit; retrying with backoff", metadata: ["failed_commits": "\(failures)", "error": "\(error)"])
+            }
+        case .followerDisconnected(let error, let attempt, let retryIn):
+            followerDisconnects.increment()
+            if attempt == 1 {
+                repeats.reset("follower")
+                _ = repeats.admit("follower")
+                logger.warning("change follower lost PostgreSQL: reads are served from memory, other replicas' changes wait until it is back",
+                               metadata: ["error": "\(error)", "retry_in_ms": "\(Int(retryIn * 1000))"])
+            } else if repeats.admit("follower") != nil {
+                logger.warning("change follower still cannot reach PostgreSQL", metadata: ["attempts": "\(attempt)", "error": "\(error)",
+                                                                                              "retry_in_ms": "\(Int(retryIn * 1000))"])
+            }
+        case .followerReconnected(let attempts, let sequence):
+            logger.notice("change follower reconnected; catching up", metadata: ["failed_attempts": "\(attempts)", "after_sequence": "\(sequence)"])
         case .commitRecovered(let failures):
             logger.notice("store commits again", metadata: ["failed_commits": "\(failures)"])
         case .purgeFailed(let error, let pending, let attempt):

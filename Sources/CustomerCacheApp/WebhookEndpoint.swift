@@ -19,6 +19,8 @@ final class WebhookEndpoint: Sendable {
     private let counters: WebhookCounters
     private let clients: ClientAddressResolver
     private let allowedSources: [CIDRBlock]
+    /// While the store is down every webhook fails the same way; one line per 10 s (with the count) says so.
+    private let storeFailureLog = LogThrottle(interval: .seconds(10))
     static let jsonLimits = JSONLimits(maxDepth: 64, maxStringBytes: 256 * 1024, maxBytes: 16 << 20)
 
     init(store: StoreHolder, verifier: WebhookSignatureVerifier, liveMode: Bool, clients: ClientAddressResolver,
@@ -41,6 +43,7 @@ final class WebhookEndpoint: Sendable {
         case .apply(let event, let store):
             let counters = self.counters
             let logger = self.logger
+            let storeFailureLog = self.storeFailureLog
             store.submit([.event(event.preparedForStore())]) { result in
                 switch result {
                 case .success(let outcomes):
@@ -50,7 +53,10 @@ final class WebhookEndpoint: Sendable {
                     sink.send(Self.acknowledgement(outcome))
                 case .failure(let error):
                     counters.storeError.increment()
-                    logger.error("webhook not stored", metadata: ["event_id": "\(event.id)", "error": "\(error.code.rawValue)", "detail": "\(error.message)"])
+                    if let suppressed = storeFailureLog.admit(error.code.rawValue) {
+                        logger.error("webhook not stored", metadata: ["event_id": "\(event.id)", "error": "\(error.code.rawValue)", "detail": "\(error.message)",
+                                                                      "similar_failures_not_logged": "\(suppressed)"])
+                    }
                     sink.send(.error(.serviceUnavailable, code: "store_unavailable", message: "the event could not be stored; retry",
                                      headers: HTTPHeaders([("Retry-After", "5")])))
                 }

@@ -14,6 +14,9 @@ public struct ReplicationStatus: Sendable, Hashable {
     public var lastPropagationMilliseconds: Double = 0
     /// False while the follower's connection is down (memory keeps serving, but may be behind).
     public var connected = true
+    /// While disconnected: failed reconnect attempts so far, and libpq's message for the last one (never the password).
+    public var reconnectAttempts = 0
+    public var lastError: String?
 }
 
 /// Applies every change committed by any replica, in sequence order, to this replica's memory. NOTIFY only wakes it
@@ -44,14 +47,20 @@ final class ChangeFollower: @unchecked Sendable {
             SELECT id, state, updated_us, event_us, stale, body FROM customers WHERE id = c.customer_id LIMIT 1) u ON true
         WHERE c.seq > $1 AND c.seq <= $2 ORDER BY c.seq
         """
+    private var retry: RetrySchedule
+    private let onEvent: @Sendable (StoreHealthEvent) -> Void
 
     var status: ReplicationStatus { statusLock.withLock { $0 } }
 
-    init(database: PostgresConfiguration, startingAfter sequence: Int64, publish: @escaping @Sendable ([CustomerRecord], Int64) -> Void,
-         reload: @escaping @Sendable (StoreSnapshot) -> Void) {
+    /// `retryFirstSeconds`…`retryMaxSeconds` is the reconnect backoff; `onEvent` hears of lost and regained connections.
+    init(database: PostgresConfiguration, startingAfter sequence: Int64, retryFirstSeconds: Double, retryMaxSeconds: Double,
+         onEvent: @escaping @Sendable (StoreHealthEvent) -> Void,
+         publish: @escaping @Sendable ([CustomerRecord], Int64) -> Void, reload: @escaping @Sendable (StoreSnapshot) -> Void) {
         self.database = database
         self.publish = publish
         self.reload = reload
+        self.onEvent = onEvent
+        retry = RetrySchedule(first: retryFirstSeconds, maximum: retryMaxSeconds, jitter: 0.5)
         applied = sequence
         statusLock.withLock { $0.appliedSequence = sequence; $0.headSequence = sequence }
         finished.enter()
@@ -67,22 +76,35 @@ final class ChangeFollower: @unchecked Sendable {
 
     private func run() {
         defer { finished.leave() }
-        var backoff = 0.1
         while !stopping.load(ordering: .relaxed) {
             do {
                 let connection = try connected()
+                // Always from `applied`, whatever was missed while away: the sequence, not NOTIFY, is the truth.
                 try catchUp(connection)
-                backoff = 0.1
                 _ = try connection.waitForNotifications(timeoutMilliseconds: pollMilliseconds)
             } catch {
                 connection?.close()
                 connection = nil
-                statusLock.withLock { $0.connected = false }
-                Thread.sleep(forTimeInterval: backoff)
-                backoff = min(backoff * 2, 5)
+                let delay = retry.failed(at: .now())
+                let message = (error as? PostgresError)?.description ?? "\(error)"
+                statusLock.withLock { status in
+                    status.connected = false
+                    status.reconnectAttempts = retry.attempts
+                    status.lastError = message
+                }
+                onEvent(.followerDisconnected(error: message, attempt: retry.attempts, retryInSeconds: delay))
+                sleep(seconds: delay)
             }
         }
         connection?.close()
+    }
+
+    /// Sleeps in short steps, so `stop` never waits a whole backoff.
+    private func sleep(seconds: Double) {
+        let until = Date().addingTimeInterval(seconds)
+        while !stopping.load(ordering: .relaxed), Date() < until {
+            Thread.sleep(forTimeInterval: min(0.05, max(0, until.timeIntervalSinceNow)))
+        }
     }
 
     private func connected() throws -> PostgresConnection {
@@ -90,7 +112,14 @@ final class ChangeFollower: @unchecked Sendable {
         let fresh = try PostgresConnection(database)
         try fresh.listen(PostgresBackend.notifyChannel)
         connection = fresh
-        statusLock.withLock { $0.connected = true }
+        let attempts = retry.attempts
+        retry.reset()
+        statusLock.withLock { status in
+            status.connected = true
+            status.reconnectAttempts = 0
+            status.lastError = nil
+        }
+        if attempts > 0 { onEvent(.followerReconnected(attempts: attempts, sequence: applied)) }
         return fresh
     }
 

@@ -9,6 +9,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// Stable code for logs and metrics.
     public enum Code: String, Sendable {
         case commitFailed = "commit_failed"
+        /// The shared database could not be reached or dropped the session (PostgreSQL down, restarting, or the
+        /// network gone); the writer reconnects with backoff, and nothing of the failed batch was acknowledged.
+        case unreachable = "store_unreachable"
         case closed
         case openFailed = "open_failed"
     }
@@ -60,6 +63,10 @@ public struct StoreConfiguration: Sendable {
     public var purgeRetryMaxSeconds: Double = 10
     /// Longest delay between probe writes while commits fail (readiness recovers this soon after the disk does).
     public var probeRetryMaxSeconds: Double = 5
+    /// PostgreSQL only: first and longest delay between reconnect attempts of the writer and the follower while the
+    /// database is unreachable (doubling, jittered so N replicas do not retry in step).
+    public var reconnectFirstSeconds: Double = 0.1
+    public var reconnectMaxSeconds: Double = 2
 
     public init(path: String) {
         self.path = path
@@ -124,7 +131,8 @@ public final class CustomerStore: Sendable {
         queue = WriteQueue()
         if let database = configuration.database {
             let follower = ChangeFollower(database: database, startingAfter: snapshot.sequence,
-                                          publish: { [weak self] records, sequence in self?.publish(records, sequence: sequence) },
+                                          retryFirstSeconds: configuration.reconnectFirstSeconds, retryMaxSeconds: configuration.reconnectMaxSeconds,
+                                          onEvent: onHealthEvent, publish: { [weak self] records, sequence in self?.publish(records, sequence: sequence) },
                                           reload: { [weak self] snapshot in self?.replaceAll(snapshot) })
             followerSlot.withLock { $0 = follower }
         }
@@ -301,13 +309,24 @@ public final class CustomerStore: Sendable {
             DispatchQueue.global().async {
                 let outcome: Result<CustomerRecord?, StoreError> = self.reader.withLock { connection in
                     do {
-                        if connection == nil || connection?.isConnected == false {
+                        // A connection PostgreSQL dropped while idle (a restart) is replaced before it is used.
+                        if connection?.checkAlive() != true {
                             connection?.close()
+                            connection = nil
+                            // While the writer finds PostgreSQL unreachable, answer at once rather than make every
+                            // caller queue behind this lock for a connect that may take the whole connect timeout.
+                            // The writer's backoff finds PostgreSQL again and clears the state.
+                            let health = self.healthMonitor.current
+                            if !health.committing, health.unreachable {
+                                return .failure(StoreError(.unreachable, health.lastCommitError ?? "PostgreSQL is unreachable"))
+                            }
                             connection = try PostgresConnection(databaseConfiguration)
                         }
                         guard let open = connection else { return .failure(StoreError(.closed, "no connection")) }
                         let rows = try open.execute("SELECT id, state, updated_us, event_us, stale, body FROM customers WHERE id = $1", [.text(id)])
                         return .success(rows.count > 0 ? PostgresBackend.record(rows, 0) : nil)
+                    } catch let error as PostgresError {
+                        return .failure(PostgresBackend.storeError(error))
                     } catch {
                         return .failure(StoreError(.commitFailed, "\(error)"))
                     }

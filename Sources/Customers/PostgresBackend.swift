@@ -23,8 +23,18 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
     private(set) var lastCommitSequence: Int64 = 0
     private let stopped = DispatchGroup()
     private let health: StoreHealthMonitor
-    /// While commits fail, the writer wakes this often to reconnect, so readiness recovers without traffic.
-    private let probeInterval = 1.0
+    /// Reconnect attempts while PostgreSQL is unreachable. Between them a batch fails at once (503 in microseconds,
+    /// not after a connect timeout), and the writer wakes for each one itself, so readiness recovers without traffic.
+    private var reconnect: RetrySchedule
+    /// libpq's message for the last failed connect, answered to batches that arrive before the next attempt.
+    private var lastConnectError = ""
+    /// How long the last failed connect took. A quick refusal (server down or starting up) costs a batch about a
+    /// millisecond, so a batch may try again before the backoff is due; a slow one (a network that swallows
+    /// packets, up to `connect_timeout`) may not, so webhooks keep getting their 503 at once.
+    private var lastConnectSeconds = 0.0
+    /// How often an idle, healthy writer looks at its connection, so a PostgreSQL that went away shows in
+    /// readiness within about a second even when no write arrives (a poll of the socket, no round trip).
+    private let livenessInterval = 1.0
 
     var maxBatch: Int { configuration.maxBatch }
     /// Round trips the writer's current connection has made (a batch costs two), for tests and benchmarks.
@@ -35,6 +45,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         self.health = health
         self.database = database
         self.connection = connection
+        reconnect = RetrySchedule(first: configuration.reconnectFirstSeconds, maximum: configuration.reconnectMaxSeconds, jitter: 0.5)
         stopped.enter()
     }
 
@@ -42,15 +53,15 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
     static func open(_ configuration: StoreConfiguration, database: PostgresConfiguration,
                      health: StoreHealthMonitor) throws(StoreError) -> (PostgresBackend, StoreSnapshot) {
         do {
-            let connection = try PostgresConnection(database)
-            try connection.execute("SET synchronous_commit = on")
+            let connection = try writerConnection(database)
             try makeMigrator().migrate(connection)
             let snapshot = try loadSnapshot(connection)
             let backend = PostgresBackend(configuration: configuration, database: database, connection: connection, health: health)
             backend.lastCommitSequence = snapshot.sequence
             return (backend, snapshot)
         } catch let error as PostgresError {
-            throw StoreError(.openFailed, error.description)
+            // Unreachable is worth waiting for (the owner retries); anything else, such as a newer schema, is not.
+            throw StoreError(error.isConnectionLoss ? .unreachable : .openFailed, error.description)
         } catch {
             throw StoreError(.openFailed, "\(error)")
         }
@@ -95,16 +106,38 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
 
     func waitUntilClosed() { stopped.wait() }
 
-    var nextWake: DispatchTime? { health.current.committing ? nil : .now() + probeInterval }
+    var nextWake: DispatchTime? {
+        if !health.current.committing, let due = reconnect.due { return due }
+        return .now() + livenessInterval
+    }
 
-    /// Reconnects while commits fail, so the store reports healthy again as soon as PostgreSQL is back.
+    /// Idle and healthy: notices a lost connection (a restart's FATAL, an EOF, failed keepalives) and reconnects at
+    /// once, reporting the store unreachable only if that fails. While commits fail: one reconnect attempt each
+    /// time the backoff says so, and the store is healthy again as soon as PostgreSQL answers.
     func retryDueWork() {
-        guard !health.current.committing else { return }
-        if let connection = try? connected(), (try? connection.execute("SELECT 1")) != nil {
-            commitSucceeded()
-        } else {
+        if health.current.committing {
+            guard let current = connection, !current.checkAlive() else { return }
+            current.close()
             connection = nil
+        } else if reconnect.isScheduled, !reconnect.isDue(at: .now()) {
+            return
         }
+        do {
+            try connected().execute("SELECT 1")
+            commitSucceeded()
+        } catch let error as StoreError {
+            _ = commitFailed(error)
+        } catch let error as PostgresError {
+            connection = nil
+            _ = commitFailed(Self.storeError(error))
+        } catch {
+            _ = commitFailed(StoreError(.unreachable, "\(error)"))
+        }
+    }
+
+    /// A libpq failure as the store reports it: `.unreachable` when the server could not be reached or dropped the session.
+    static func storeError(_ error: PostgresError) -> StoreError {
+        StoreError(error.isConnectionLoss ? .unreachable : .commitFailed, error.description)
     }
 
     private func commitSucceeded() { health.commitSucceeded() }
@@ -198,7 +231,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
             return .success(batch)
         } catch let error as PostgresError {
             if !(connection?.isConnected ?? false) { connection = nil }
-            return .failure(commitFailed(StoreError(.commitFailed, error.description)))
+            return .failure(commitFailed(Self.storeError(error)))
         } catch let error as StoreError {
             return .failure(commitFailed(error))
         } catch {
@@ -261,15 +294,41 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
             """)
     }
 
-    /// The writer's connection, reconnecting after a failure (the batch that found it broken already answered 503).
+    /// The writer's connection. One that broke while idle (PostgreSQL restarted) is replaced before the batch
+    /// starts, so a restart costs no 503 by itself. While PostgreSQL stays unreachable, a new connection is tried
+    /// only when the backoff allows; in between this throws `.unreachable` at once.
     private func connected() throws -> PostgresConnection {
-        if let connection, connection.isConnected { return connection }
+        if let connection, connection.checkAlive() { return connection }
         connection?.close()
         connection = nil
-        let fresh = try PostgresConnection(database)
-        try fresh.execute("SET synchronous_commit = on")
-        connection = fresh
-        return fresh
+        if reconnect.isScheduled, !reconnect.isDue(at: .now()), lastConnectSeconds > 0.1 {
+            throw StoreError(.unreachable, "connection: \(lastConnectError) (next reconnect attempt pending)")
+        }
+        let started = DispatchTime.now()
+        do {
+            let fresh = try Self.writerConnection(database)
+            reconnect.reset()
+            connection = fresh
+            return fresh
+        } catch {
+            let now = DispatchTime.now()
+            lastConnectSeconds = Double(now.uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+            // A batch's quick retry does not push the writer's own schedule further out.
+            if !reconnect.isScheduled || reconnect.isDue(at: now) { reconnect.failed(at: now) }
+            lastConnectError = (error as? PostgresError)?.message ?? "\(error)"
+            throw error
+        }
+    }
+
+    /// A connection set up for the writer: durable commits, and a session the server ends if it sits idle inside a
+    /// transaction (a frozen replica would otherwise hold the `change_head` lock, and so every writer, forever).
+    private static func writerConnection(_ database: PostgresConfiguration) throws -> PostgresConnection {
+        let connection = try PostgresConnection(database)
+        try connection.execute("SET synchronous_commit = on")
+        if let timeout = database.deadConnectionTimeoutMilliseconds {
+            try connection.execute("SET idle_in_transaction_session_timeout = \(timeout)")
+        }
+        return connection
     }
 
     static func makeMigrator() -> PostgresMigrator {

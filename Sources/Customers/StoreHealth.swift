@@ -18,6 +18,9 @@ public struct StoreHealth: Sendable, Equatable {
     public var purgeFailures = 0
     /// Failed commits (batches and probes) since the store opened.
     public var commitFailures = 0
+    /// PostgreSQL only: true while the last failure was the database being unreachable (down, restarting, the
+    /// network gone), not a statement it refused.
+    public var unreachable = false
 
     /// Purges still waiting for the WAL to be truncated; the open-time WAL counts as one.
     public var pendingPurgeCount: Int { purgesPending.count + (walUnverifiedSinceOpen ? 1 : 0) }
@@ -28,14 +31,20 @@ public struct StoreHealth: Sendable, Equatable {
 
 /// A change in the store's health, handed to the owner for logging (the store itself has no logger).
 public enum StoreHealthEvent: Sendable {
-    /// A commit failed; `first` is true for the first failure after a success (so the owner can log once).
-    case commitFailed(error: String, first: Bool)
+    /// A commit failed; `first` is true for the first failure after a success (so the owner can log once), and
+    /// `failures` counts failed commits since the store opened (so repeats can be logged rate-limited).
+    case commitFailed(error: String, first: Bool, failures: Int)
     /// Commits succeed again; `failures` counts failed commits since the store opened.
     case commitRecovered(failures: Int)
     /// Checkpoint+truncate failed; `attempt` counts attempts since the purge became pending.
     case purgeFailed(error: String, pending: Int, attempt: Int)
     /// Every pending purge has reached disk (WAL truncated) after `attempts` attempts.
     case purgeCompleted(purged: Int, attempts: Int)
+    /// PostgreSQL only: the change follower lost its connection (`attempt` 1) or failed to reconnect again; memory
+    /// keeps serving reads but no longer learns other replicas' changes until it is back.
+    case followerDisconnected(error: String, attempt: Int, retryInSeconds: Double)
+    /// The follower is connected again after `attempts` failed attempts and resumes after `sequence`.
+    case followerReconnected(attempts: Int, sequence: Int64)
 }
 
 /// The writer's published health: a mutex around `StoreHealth`, shared between the writer and readers.
@@ -60,6 +69,7 @@ final class StoreHealthMonitor: Sendable {
         update { state in
             state.committing = true
             state.lastCommitError = nil
+            state.unreachable = false
             failures = state.commitFailures
         }
         onEvent(.commitRecovered(failures: failures))
@@ -68,13 +78,16 @@ final class StoreHealthMonitor: Sendable {
     /// A commit failed: records why, and reports it (`first` for the first failure after a success).
     func commitFailed(_ error: StoreError) {
         var first = false
+        var failures = 0
         update { state in
             first = state.committing
             state.committing = false
             state.lastCommitError = error.message
             state.commitFailures += 1
+            state.unreachable = error.code == .unreachable
+            failures = state.commitFailures
         }
-        onEvent(.commitFailed(error: error.description, first: first))
+        onEvent(.commitFailed(error: error.description, first: first, failures: failures))
     }
 }
 
@@ -83,23 +96,35 @@ final class StoreHealthMonitor: Sendable {
 struct RetrySchedule {
     let first: Double
     let maximum: Double
+    /// Each delay is drawn from [delay × (1 − jitter), delay], so many processes failing at once spread their retries.
+    let jitter: Double
     private(set) var attempts = 0
     private(set) var due: DispatchTime?
 
-    init(first: Double, maximum: Double) {
+    init(first: Double, maximum: Double, jitter: Double = 0) {
         self.first = first
         self.maximum = max(first, maximum)
+        self.jitter = min(max(jitter, 0), 1)
+    }
+
+    /// A delay for the next attempt after `attempts` failures (0 before the first failure).
+    private func drawDelay() -> Double {
+        guard attempts > 0 else { return 0 }
+        let delay = min(maximum, first * pow(2, Double(min(attempts - 1, 30))))
+        return jitter > 0 ? delay * Double.random(in: (1 - jitter)...1) : delay
     }
 
     var isScheduled: Bool { due != nil }
 
     func isDue(at now: DispatchTime) -> Bool { due.map { $0 <= now } ?? false }
 
-    /// Records a failed attempt and schedules the next one.
-    mutating func failed(at now: DispatchTime) {
+    /// Records a failed attempt and schedules the next one; returns the delay chosen, in seconds.
+    @discardableResult
+    mutating func failed(at now: DispatchTime) -> Double {
         attempts += 1
-        let delay = min(maximum, first * pow(2, Double(min(attempts - 1, 30))))
+        let delay = drawDelay()
         due = now + .nanoseconds(Int(delay * 1e9))
+        return delay
     }
 
     /// The work succeeded: nothing scheduled any more.

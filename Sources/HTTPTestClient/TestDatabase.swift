@@ -25,10 +25,16 @@ public final class TestDatabase: @unchecked Sendable {
     /// True when a test server is configured.
     public static var isAvailable: Bool { server != nil }
 
-    public init() throws {
+    public convenience init() throws {
         guard let server = Self.server else { throw PostgresError(.connection, message: "CUSTOMER_CACHE_TEST_DATABASE_URL is not set") }
-        serverURL = server.url
-        passwordFile = server.passwordFile
+        try self.init(serverURL: server.url, passwordFile: server.passwordFile)
+    }
+
+    /// A schema on another server, e.g. one a fault test started for itself so that it may restart it.
+    public init(serverURL: String, passwordFile: String?) throws {
+        let server = (url: serverURL, passwordFile: passwordFile)
+        self.serverURL = server.url
+        self.passwordFile = server.passwordFile
         password = try server.passwordFile.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
         schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let admin = try PostgresConnection(PostgresConfiguration(connectionString: serverURL, password: password))

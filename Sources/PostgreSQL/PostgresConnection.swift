@@ -1,5 +1,6 @@
 import CLibPQ
 import Foundation
+import Glibc
 
 /// Where and how to connect. The password is a separate field, handed to libpq as its own keyword, so it never has
 /// to be part of a URL that could reach argv or a log line.
@@ -12,6 +13,11 @@ public struct PostgresConfiguration: Sendable {
     public var applicationName: String = "customer-cache"
     /// libpq's `connect_timeout`, in seconds.
     public var connectTimeoutSeconds: Int = 5
+    /// How long a connection may go unanswered before the kernel reports it lost, so a vanished server or network
+    /// fails a statement (and wakes a waiting LISTEN) in seconds rather than after TCP's ~15 minutes of retransmits:
+    /// `tcp_user_timeout` bounds unacknowledged writes, TCP keepalives probe an idle connection. nil: libpq's defaults.
+    /// A connection string that sets these keywords itself wins.
+    public var deadConnectionTimeoutMilliseconds: Int? = 10_000
 
     public init(connectionString: String, password: String? = nil) {
         self.connectionString = connectionString
@@ -56,8 +62,17 @@ public final class PostgresConnection {
 
     /// Connects, or throws `.connection` with libpq's message (which never includes the password).
     public init(_ configuration: PostgresConfiguration) throws(PostgresError) {
-        var keywords = ["dbname", "application_name", "connect_timeout", "client_encoding"]
-        var values = [configuration.connectionString, configuration.applicationName, String(configuration.connectTimeoutSeconds), "UTF8"]
+        // Keywords before `dbname` are defaults the connection string may override; those after it always apply.
+        var keywords: [String] = []
+        var values: [String] = []
+        if let timeout = configuration.deadConnectionTimeoutMilliseconds {
+            // Keepalives: first probe after half the timeout, then three more spread over the rest.
+            let idle = max(1, timeout / 2000), interval = max(1, timeout / 6000)
+            keywords += ["keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout"]
+            values += ["1", String(idle), String(interval), "3", String(timeout)]
+        }
+        keywords += ["dbname", "application_name", "connect_timeout", "client_encoding"]
+        values += [configuration.connectionString, configuration.applicationName, String(configuration.connectTimeoutSeconds), "UTF8"]
         if let password = configuration.password {
             keywords.append("password")
             values.append(password)
@@ -82,6 +97,21 @@ public final class PostgresConnection {
     /// False once the connection broke; `reset()` tries to reconnect.
     public var isConnected: Bool {
         guard let handle else { return false }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// Whether an idle connection is still usable, without a round trip: whatever the server sent unasked (the
+    /// FATAL of a shutdown or restart, an EOF, a socket error after failed keepalives) is read first. Never blocks.
+    public func checkAlive() -> Bool {
+        guard let handle else { return false }
+        // A terminated session sends its FATAL and then closes: the first read takes the message, only a second one
+        // meets the EOF that marks the connection bad. A few rounds cover both; a live idle connection has none.
+        for _ in 0..<4 {
+            var poller = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 0) > 0 else { break }
+            guard PQconsumeInput(handle) == 1 else { break }
+            _ = PQisBusy(handle)
+        }
         return PQstatus(handle) == CONNECTION_OK
     }
 
@@ -320,7 +350,9 @@ public final class PostgresConnection {
 
     static func message(_ handle: OpaquePointer) -> String {
         guard let text = PQerrorMessage(handle) else { return "unknown error" }
-        return String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
+        // libpq wraps its messages over several tab-indented lines; one line keeps log records and /readyz whole.
+        return String(cString: text).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: " ")
     }
 
     private static func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {

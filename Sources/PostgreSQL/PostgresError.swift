@@ -35,6 +35,14 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         return sqlState.hasPrefix("08") || sqlState.hasPrefix("57") || sqlState.hasPrefix("40")
     }
 
+    /// True when the server could not be reached or dropped the session (connection failures, class 08, and the
+    /// shutdown / crash / "starting up" codes 57P01-57P03), as opposed to a statement the server refused.
+    public var isConnectionLoss: Bool {
+        if code == .connection { return true }
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(sqlState)
+    }
+
     public var description: String {
         var text = "\(code.rawValue)"
         if let sqlState { text += " SQLSTATE \(sqlState)" }

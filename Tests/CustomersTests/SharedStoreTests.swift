@@ -148,7 +148,7 @@ struct SharedStoreTests {
         #expect(try connection.execute("SELECT customer_id FROM forget_queue").rows == [["c1"]])
     }
 
-    @Test("a batch that finds its connection killed fails as a whole (503), and the next batch reconnects and commits")
+    @Test("a writer session killed while idle is noticed and replaced before the next batch, which commits at the first try")
     func writerReconnects() async throws {
         let location = try StoreLocation(.postgres)
         let store = try location.open()
@@ -156,8 +156,9 @@ struct SharedStoreTests {
         _ = try await store.apply(.event(try Fixture.decoded(Fixture.event("e1", object: Fixture.customer("c1")))))
         let admin = try #require(location.database).connect()
         // The writer's session is the store's one that is not the follower's (LISTEN, change_head, the change log).
+        // The timeout makes the call wait until the session is gone, as a server shutdown does before it returns.
         let killed = try admin.execute("""
-            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
             WHERE pid <> pg_backend_pid() AND datname = current_database() AND application_name = 'customer-cache'
               AND query NOT LIKE 'LISTEN%' AND query <> 'SELECT seq FROM change_head' AND query NOT LIKE '%customer_changes c LEFT JOIN%'
             """)
@@ -168,7 +169,9 @@ struct SharedStoreTests {
         for _ in 0..<5 where outcome == nil {
             do { outcome = try await store.apply(.event(event)) } catch { failures += 1 }
         }
-        #expect(failures >= 1)
+        // The server's FATAL and EOF are read before the batch starts, so no caller is refused for a connection that
+        // was already gone (PostgresOutageTests covers the same through a PostgreSQL restart).
+        #expect(failures == 0)
         #expect(outcome == .applied)
         #expect(store.record(for: "c2")?.state == .live)
     }

@@ -1,7 +1,10 @@
 import Foundation
 import HTTPTestClient
-import PostgreSQL
+@testable import PostgreSQL
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("PostgreSQL connection (real server)", .enabled(if: TestDatabase.isAvailable, "needs CUSTOMER_CACHE_TEST_DATABASE_URL (scripts/test starts a server)"))
 struct PostgresConnectionTests {
@@ -219,5 +222,51 @@ struct PostgresConnectionTests {
         let other = try database.connect()
         #expect(try other.execute("SELECT id, n FROM t ORDER BY id").rows == [["a", "2"]])
         #expect(try connection.execute("SELECT 1").integer(0, 0) == 1)
+    }
+
+    @Test("checkAlive notices a session the server terminated while it sat idle, without a round trip; a live one stays alive")
+    func checkAliveNoticesTermination() throws {
+        let database = try TestDatabase()
+        let victim = try database.connect()
+        let killer = try database.connect()
+        #expect(victim.checkAlive())
+        let pid = try #require(try victim.execute("SELECT pg_backend_pid()").integer(0, 0))
+        try killer.execute("SELECT pg_terminate_backend($1::int, 5000)", [.integer(pid)])
+        // The FATAL and the EOF arrive together; before this, the next statement was the first to learn of it.
+        #expect(victim.checkAlive() == false)
+        #expect(killer.checkAlive())
+        #expect(try killer.execute("SELECT 1").integer(0, 0) == 1)
+    }
+
+    @Test("a refused connection is a one-line connection-loss error")
+    func refusedConnection() throws {
+        var configuration = PostgresConfiguration(connectionString: "postgres://nobody@127.0.0.1:1/none")
+        configuration.connectTimeoutSeconds = 2
+        let error = #expect(throws: PostgresError.self) { try PostgresConnection(configuration) }
+        #expect(error?.isConnectionLoss == true)
+        #expect(error?.message.contains("\n") == false, "libpq's line breaks would split a log record: \(error?.message ?? "")")
+    }
+
+    @Test("the dead-connection timeout reaches the socket: keepalives on, first probe after half of it, tcp_user_timeout = it")
+    func deadConnectionTimeoutOnTheSocket() throws {
+        let database = try TestDatabase()
+        var configuration = database.configuration
+        configuration.deadConnectionTimeoutMilliseconds = 8_000
+        let connection = try PostgresConnection(configuration)
+        func option(_ connection: PostgresConnection, _ level: Int32, _ name: Int32) -> Int32 {
+            var value: Int32 = -1
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            _ = getsockopt(connection.socket, level, name, &value, &length)
+            return value
+        }
+        let tcp = Int32(IPPROTO_TCP), userTimeout: Int32 = 18  // TCP_USER_TIMEOUT
+        #expect(option(connection, SOL_SOCKET, SO_KEEPALIVE) == 1)
+        #expect(option(connection, tcp, TCP_KEEPIDLE) == 4)
+        #expect(option(connection, tcp, TCP_KEEPCNT) == 3)
+        #expect(option(connection, tcp, userTimeout) == 8_000)
+        // Without the setting, libpq's defaults: no user timeout.
+        var plain = database.configuration
+        plain.deadConnectionTimeoutMilliseconds = nil
+        #expect(option(try PostgresConnection(plain), tcp, userTimeout) == 0)
     }
 }
