@@ -71,7 +71,7 @@ public final class CustomerCacheService: Sendable {
         let rpcExecutor = HandlerExecutor(threadCount: 2 * configuration.eventLoops, name: "rpc-work")
         self.rpcExecutor = rpcExecutor
         // PostgreSQL: replicas agree on creates, forget deliveries and checkpoints through the shared database.
-        let cluster = configuration.databaseURL.map { ClusterCoordinator(database: PostgresConfiguration(connectionString: $0, password: configuration.databasePassword)) }
+        let cluster = Self.database(configuration).map { ClusterCoordinator(database: $0) }
         self.cluster = cluster
         let forgetDelivery = ForgetDelivery(store: storeHolder, upstream: upstream, intervalSeconds: configuration.forgetRetrySeconds, cluster: cluster,
                                             metrics: metrics, logger: logger, clock: clock)
@@ -244,13 +244,20 @@ public final class CustomerCacheService: Sendable {
         return prefix + (0..<24).map { _ in String(UInt8.random(in: 0...15, using: &generator), radix: 16) }.joined()
     }
 
+    /// Every PostgreSQL session of this replica (writer, follower, readers, coordination) gets the same dead-connection
+    /// timeouts: a coordination session that missed them would hold a create lock on a vanished connection for minutes.
+    private static func database(_ configuration: AppConfiguration) -> PostgresConfiguration? {
+        guard let url = configuration.databaseURL else { return nil }
+        var database = PostgresConfiguration(connectionString: url, password: configuration.databasePassword)
+        database.deadConnectionTimeoutMilliseconds = configuration.databaseTimeoutMilliseconds
+        database.connectTimeoutSeconds = max(2, configuration.databaseTimeoutMilliseconds / 1000)
+        return database
+    }
+
     private func openStore() throws {
         let started = Date()
         var storeConfiguration = StoreConfiguration(path: configuration.dataDirectory + "/customers.sqlite")
-        if let url = configuration.databaseURL {
-            var database = PostgresConfiguration(connectionString: url, password: configuration.databasePassword)
-            database.deadConnectionTimeoutMilliseconds = configuration.databaseTimeoutMilliseconds
-            database.connectTimeoutSeconds = max(2, configuration.databaseTimeoutMilliseconds / 1000)
+        if let url = configuration.databaseURL, let database = Self.database(configuration) {
             storeConfiguration.database = database
             storeConfiguration.reconnectMaxSeconds = Double(configuration.databaseReconnectMaxMilliseconds) / 1000
             logger.info("store is PostgreSQL, shared by replicas", metadata: ["database": "\(PostgresConfiguration.redact(url))"])
