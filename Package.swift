@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Service, ServiceGroup and graceful shutdown; NIO-free (swift-log, swift-async-algorithms, swift-collections).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         // C shims: each has exactly one Swift owner.
@@ -55,8 +57,9 @@ let package = Package(
         ]),
 
         .target(name: "CustomerCacheApp", dependencies: [
-            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "PostgreSQL", "WebhookSignature", "DigitalRiverAPI", "DigitalRiverSandbox",
+            "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "PostgreSQL", "WebhookSignature", "DigitalRiverAPI",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The warm-up job: pages Digital River's list (or reads ids) and loads the running service over JSON-RPC.
         // Never opens the store; talks to Digital River and the service only through HTTP (URLSession for https,
@@ -68,6 +71,8 @@ let package = Package(
             "CustomerCacheApp", "CacheWarmer", "DigitalRiverAPI", "WebhookSignature", "DigitalRiverSandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         // A bare HTTP server with fixed routes, used only by bench/run to compare the server against nginx.
         .executableTarget(name: "http-bench-server", dependencies: [
@@ -81,14 +86,18 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "PostgreSQLTests", dependencies: ["PostgreSQL", "HTTPTestClient"]),
         // Test support shared by the test targets (never linked into the product): a blocking raw-bytes HTTP
-        // client, a log handler that keeps lines, the path of the built executable, and a PostgreSQL schema per test.
-        .target(name: "HTTPTestClient", dependencies: ["Sockets", "PostgreSQL", .product(name: "Logging", package: "swift-log")]),
+        // client, a log handler that keeps lines, the path of the built executable, a PostgreSQL schema per test, and
+        // a service group run the way `serve` runs it.
+        .target(name: "HTTPTestClient", dependencies: [
+            "Sockets", "PostgreSQL", "HTTP1", .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // Load generator and ceiling probes for bench/run (webhooks, SQLite commit rate, HMAC rate).
         .executableTarget(name: "customer-cache-bench", dependencies: [
             "HTTPTestClient", "Sockets", "SQLite", "WebhookSignature",
         ]),
         .testTarget(name: "CustomerCacheAppTests", dependencies: [
-            "CustomerCacheApp", "HTTPTestClient", "Sockets", "JSON", "Customers", "WebhookSignature",
+            "CustomerCacheApp", "DigitalRiverSandbox", "HTTPTestClient", "Sockets", "JSON", "Customers", "WebhookSignature",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServiceMetricsTests", dependencies: ["ServiceMetrics"]),

@@ -1,18 +1,19 @@
 import Customers
 import DigitalRiverAPI
-import DigitalRiverSandbox
 import Foundation
 import JSON
 import JSONRPC
 import HTTP1
 import Logging
 import PostgreSQL
+import ServiceLifecycle
 import ServiceMetrics
 import Sockets
 import Synchronization
 import WebhookSignature
 
-/// The running service: the public webhook listener and the internal RPC listener, wired to one store.
+/// The service: the public webhook listener and the internal RPC listener, wired to one store. `start()` binds and
+/// opens; `services` then run in one `ServiceGroup`, which stops them in reverse order on SIGTERM/SIGINT.
 public final class CustomerCacheService: Sendable {
     public let configuration: AppConfiguration
     public let readiness: Readiness
@@ -20,23 +21,24 @@ public final class CustomerCacheService: Sendable {
     private let logger: Logger
     private let webhookServer: HTTPServer
     private let rpcServer: HTTPServer
+    /// Both listeners, which stop accepting together.
+    private let listeners: ListenerGroup
     let storeHolder = StoreHolder()
     private let clock: @Sendable () -> Int64
     private let forgetDelivery: ForgetDelivery
     private let cluster: ClusterCoordinator?
-    private let backgroundTasks = Mutex<[Task<Void, Never>]>([])
-    /// The Digital River client, nil while the upstream is disabled.
-    let upstream = UpstreamHolder()
-    /// The in-process emulator of `--sandbox`, and the secret it signs webhooks with.
-    private let sandbox = Mutex<DigitalRiverSandbox?>(nil)
-    private let sandboxSecret: String?
+    /// The Digital River client, nil while the upstream is disabled; known from the start (`--sandbox` included:
+    /// the executable starts the emulator first and passes its URL and key in the configuration).
+    let upstream: DigitalRiverClient?
     /// Runs the RPC async path (misses, writes): our own bounded threads, so nothing that blocks Swift's global
     /// pool elsewhere in the process can stall RPC answers.
     private let rpcExecutor: HandlerExecutor
 
-    /// `clock` is wall time in microseconds (tests move it); signatures use the same clock in seconds.
+    /// `clock` is wall time in microseconds (tests move it); signatures use the same clock in seconds. `upstream`
+    /// replaces the Digital River client the configuration describes (tests script Digital River with it).
     public init(configuration: AppConfiguration, logger: Logger,
-                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) }) {
+                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) },
+                upstream: DigitalRiverClient? = nil) {
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
@@ -47,15 +49,7 @@ public final class CustomerCacheService: Sendable {
         let storeHolder = self.storeHolder
         readiness.register("store") { (listener: Readiness.Listener) in storeHolder.readiness(for: listener) }
 
-        // --sandbox without configured secrets: the emulator signs with a secret made up for this process.
-        var secrets = configuration.webhookSecrets
-        if configuration.sandbox {
-            let generated = configuration.webhookSecrets.first?.secretForSigning ?? Self.randomToken(prefix: "sandbox_whsec_")
-            if configuration.webhookSecrets.isEmpty { secrets = [SigningSecret(generated)] }
-            sandboxSecret = generated
-        } else {
-            sandboxSecret = nil
-        }
+        let secrets = configuration.webhookSecrets
         let verifier = WebhookSignatureVerifier(secrets: secrets, tolerance: configuration.signatureToleranceSeconds,
                                                 now: { clock() / 1_000_000 })
         let webhook = WebhookEndpoint(store: storeHolder, verifier: verifier, liveMode: configuration.liveMode,
@@ -66,8 +60,8 @@ public final class CustomerCacheService: Sendable {
         Self.addHealthRoutes(to: &webhookRouter, readiness: readiness, listener: .webhook)
         webhookRouter.add("POST", configuration.webhookPath, .deferred { request, sink in webhook.handle(request, sink) })
 
-        if !configuration.sandbox, let client = Self.makeUpstream(configuration, logger: logger) { upstream.set(client) }
-        let upstream = self.upstream
+        let upstream = upstream ?? Self.makeUpstream(configuration, logger: logger)
+        self.upstream = upstream
         let rpcExecutor = HandlerExecutor(threadCount: 2 * configuration.eventLoops, name: "rpc-work")
         self.rpcExecutor = rpcExecutor
         // PostgreSQL: replicas agree on creates, forget deliveries and checkpoints through the shared database.
@@ -103,7 +97,7 @@ public final class CustomerCacheService: Sendable {
         let rpc = RPCEndpoint(server: rpcEngine, tokens: tokens, executor: rpcExecutor)
         readiness.register("forget_queue") { forgetDelivery.readiness() }
         readiness.register("upstream") {
-            .init(ready: true, detail: upstream.current == nil ? "disabled: cache-only (no API key, no --sandbox)"
+            .init(ready: true, detail: upstream == nil ? "disabled: cache-only (no API key, no --sandbox)"
                                                                : configuration.sandbox ? "sandbox emulator (not Digital River)" : "configured")
         }
         readiness.register("purge") { storeHolder.purgeReadiness() }
@@ -130,6 +124,7 @@ public final class CustomerCacheService: Sendable {
                                    router: webhookRouter, logger: logger)
         self.rpcServer = HTTPServer(configuration: configuration.httpConfiguration(address: configuration.rpcListen, name: "rpc"),
                                     router: rpcRouter, logger: logger)
+        listeners = ListenerGroup([webhookServer, rpcServer], logger: logger)
         for (name, server) in [("webhook", webhookServer), ("rpc", self.rpcServer)] {
             metrics.gauge("customer_cache_http_open_connections", help: "Open TCP connections per listener.", labels: [("listener", name)]) {
                 server.openConnections
@@ -178,11 +173,12 @@ public final class CustomerCacheService: Sendable {
                       labels: [("listener", name)]) { server.peakOutputBufferBytes }
     }
 
-    /// Binds both listeners, then opens and loads the store (readiness fails until it is open).
-    /// Returns the real addresses (ports resolved when 0 was asked for).
+    /// Binds both listeners, then opens and loads the store (readiness fails until it is open), so the ports are
+    /// known before anything runs. Returns the real addresses (ports resolved when 0 was asked for). Then run
+    /// `services`; on a throw nothing is left bound or open.
     @discardableResult
     public func start() throws -> (webhook: SocketAddress, rpc: SocketAddress) {
-        if configuration.webhookSecrets.isEmpty, !configuration.sandbox {
+        if configuration.webhookSecrets.isEmpty {
             logger.warning("no webhook signing secrets configured: every webhook will be rejected with 401",
                            metadata: ["hint": "set \(AppConfiguration.webhookSecretsEnvironmentName) or webhook-secrets-file"])
         }
@@ -190,58 +186,27 @@ public final class CustomerCacheService: Sendable {
         let rpc: SocketAddress
         do {
             rpc = try rpcServer.start()
-        } catch {
-            webhookServer.shutdown()
-            webhookServer.waitUntilStopped()
-            throw error
-        }
-        do {
             try openStore()
         } catch {
-            shutdown()
-            waitUntilStopped()
+            for server in [webhookServer, rpcServer] {
+                server.shutdown()
+                server.waitUntilStopped()
+            }
+            rpcExecutor.shutdown()
+            cluster?.close()
             throw error
         }
-        if configuration.sandbox {
-            do {
-                try startSandbox(webhook: webhook)
-            } catch {
-                shutdown()
-                waitUntilStopped()
-                throw error
-            }
-        }
-        let forgetDelivery = self.forgetDelivery
-        backgroundTasks.withLock { $0.append(Task(executorPreference: rpcExecutor) { await forgetDelivery.run() }) }
         return (webhook, rpc)
     }
 
-    /// `--sandbox`: an in-process Digital River emulator on a loopback port, delivering signed webhooks to our own
-    /// webhook listener, becomes the upstream. Logged loudly; never the default.
-    private func startSandbox(webhook: SocketAddress) throws {
-        let apiKey = Self.randomToken(prefix: "sandbox_sk_")
-        var sandboxConfiguration = SandboxConfiguration(listen: try SocketAddress(host: "127.0.0.1", port: 0))
-        sandboxConfiguration.apiKey = apiKey
-        let host = webhook.host == "0.0.0.0" ? "127.0.0.1" : webhook.host == "::" ? "::1" : webhook.host
-        let hostPart = host.contains(":") ? "[\(host)]" : host
-        sandboxConfiguration.webhookURL = "http://\(hostPart):\(webhook.port)\(configuration.webhookPath)"
-        sandboxConfiguration.webhookSecret = sandboxSecret
-        sandboxConfiguration.seed = configuration.sandboxSeed
-        sandboxConfiguration.liveMode = configuration.liveMode
-        let emulator = DigitalRiverSandbox(configuration: sandboxConfiguration, logger: logger)
-        try emulator.start()
-        sandbox.withLock { $0 = emulator }
-        var sandboxed = configuration
-        sandboxed.upstreamURL = emulator.baseURL
-        sandboxed.upstreamAPIKey = apiKey
-        if let client = Self.makeUpstream(sandboxed, logger: logger) { upstream.set(client) }
-        logger.warning("SANDBOX MODE: the upstream is an in-process Digital River emulator, not Digital River",
-                       metadata: ["sandbox_url": "\(emulator.baseURL)", "seeded_customers": "\(configuration.sandboxSeed)"])
-    }
-
-    static func randomToken(prefix: String) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return prefix + (0..<24).map { _ in String(UInt8.random(in: 0...15, using: &generator), radix: 16) }.joined()
+    /// What `serve` runs in one `ServiceGroup` once `start()` has returned, in start order. The group stops them in reverse,
+    /// each after the one before has returned: the listeners stop accepting (both at once) and drain in-flight
+    /// requests within `shutdown-grace-ms`; forget delivery stops; the store commits what it holds and closes last.
+    public var services: [any Service] {
+        [StoreService(holder: storeHolder, cluster: cluster, logger: logger),
+         ForgetDeliveryService(delivery: forgetDelivery, executor: rpcExecutor),
+         HTTPListenerService(server: rpcServer, listeners: listeners),
+         HTTPListenerService(server: webhookServer, listeners: listeners)]
     }
 
     /// Every PostgreSQL session of this replica (writer, follower, readers, coordination) gets the same dead-connection
@@ -288,33 +253,13 @@ public final class CustomerCacheService: Sendable {
             storeHolder.set(store)
             opened(store)
         } catch where error.code == .unreachable {
-            storeHolder.keepOpening(firstError: error, retryMaxSeconds: storeConfiguration.reconnectMaxSeconds, logger: logger, open: open, opened: opened)
+            storeHolder.waitForReachable(firstError: error, logger: logger,
+                                         then: .init(retryMaxSeconds: storeConfiguration.reconnectMaxSeconds, open: open, opened: opened))
         } catch {
             storeHolder.fail(error.code.rawValue)
             logger.critical("store failed to open", metadata: ["error": "\(error)"])
             throw error
         }
-    }
-
-    /// Graceful: both listeners stop accepting and drain in-flight requests within the grace period.
-    public func shutdown() {
-        logger.info("shutdown requested")
-        storeHolder.stopOpening()
-        backgroundTasks.withLock { tasks in tasks.forEach { $0.cancel() } }
-        webhookServer.shutdown()
-        rpcServer.shutdown()
-        sandbox.withLock { $0 }?.shutdown()
-    }
-
-    /// Blocks until both listeners have drained, then closes the store (last, so in-flight writes commit).
-    public func waitUntilStopped() {
-        webhookServer.waitUntilStopped()
-        rpcServer.waitUntilStopped()
-        sandbox.withLock { $0 }?.waitUntilStopped()
-        rpcExecutor.shutdown()
-        storeHolder.current?.close()
-        cluster?.close()
-        logger.info("stopped")
     }
 
     /// The Digital River client, or nil (cache-only) without an API key; says which, loudly.

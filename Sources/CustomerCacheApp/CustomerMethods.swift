@@ -10,8 +10,8 @@ import ServiceMetrics
 /// `consistency: "upstream"` read through to Digital River; writes go through the same store rules as webhooks.
 final class CustomerMethods: Sendable {
     private let store: StoreHolder
-    private let upstreamHolder: UpstreamHolder
-    private var upstream: DigitalRiverClient? { upstreamHolder.current }
+    /// The Digital River client; nil when the upstream is disabled (cache only).
+    private let upstream: DigitalRiverClient?
     private let negativeCache: NegativeCache
     private let reads: SingleFlight<Result<CustomerRecord, JSONRPCError>>
     private let ensures: SingleFlight<Result<(CustomerRecord, Bool), JSONRPCError>>
@@ -22,7 +22,7 @@ final class CustomerMethods: Sendable {
     /// PostgreSQL only: the create lock per id and the committed checkpoints, shared with the other replicas.
     private let cluster: ClusterCoordinator?
 
-    init(store: StoreHolder, upstream: UpstreamHolder, negativeCacheSeconds: Int64, metrics: MetricsRegistry,
+    init(store: StoreHolder, upstream: DigitalRiverClient?, negativeCacheSeconds: Int64, metrics: MetricsRegistry,
          logger: Logger, clock: @escaping @Sendable () -> Int64, executor: (any TaskExecutor)?, forgetDelivery: ForgetDelivery,
          cluster: ClusterCoordinator? = nil) {
         self.forgetDelivery = forgetDelivery
@@ -30,7 +30,7 @@ final class CustomerMethods: Sendable {
         reads = SingleFlight(executor: executor)
         ensures = SingleFlight(executor: executor)
         self.store = store
-        self.upstreamHolder = upstream
+        self.upstream = upstream
         self.negativeCache = NegativeCache(ttlSeconds: negativeCacheSeconds)
         self.logger = logger
         self.clock = clock

@@ -30,7 +30,8 @@ final class ForgetDelivery: Sendable {
     }
 
     private let store: StoreHolder
-    private let upstream: UpstreamHolder
+    /// The Digital River client; nil when the upstream is disabled (forgets wait in the queue).
+    private let upstream: DigitalRiverClient?
     private let logger: Logger
     private let intervalSeconds: Double
     private let parkedRetrySeconds: Int64
@@ -56,7 +57,7 @@ final class ForgetDelivery: Sendable {
     /// attempt runs, so a replica that died hands its entry over after at most this long.
     static let leaseSeconds: Double = 15
 
-    init(store: StoreHolder, upstream: UpstreamHolder, intervalSeconds: Double, parkedRetrySeconds: Int64 = 6 * 3600,
+    init(store: StoreHolder, upstream: DigitalRiverClient?, intervalSeconds: Double, parkedRetrySeconds: Int64 = 6 * 3600,
          cluster: ClusterCoordinator? = nil, metrics: MetricsRegistry, logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.store = store
         self.cluster = cluster
@@ -139,13 +140,13 @@ final class ForgetDelivery: Sendable {
     func runRound() async {
         let firstRound = rounds.wrappingAdd(1, ordering: .relaxed).oldValue == 0
         if let cluster {
-            if let store = store.current, store.isOpen, let upstream = upstream.current {
+            if let store = store.current, store.isOpen, let upstream {
                 await runSharedRound(cluster: cluster, store: store, upstream: upstream, firstRound: firstRound)
             }
             await refreshSharedSummary()
             return
         }
-        guard let store = store.current, store.isOpen, let upstream = upstream.current else { return }
+        guard let store = store.current, store.isOpen, let upstream else { return }
         let nowSeconds = clock() / 1_000_000
         var outagesInARow = 0
         for entry in store.forgetQueue {

@@ -2,7 +2,6 @@ import Foundation
 import Customers
 import Logging
 import ServiceMetrics
-import DigitalRiverAPI
 import Synchronization
 
 /// The store once it is open. Listeners start before the store has loaded (so liveness answers at once and
@@ -12,8 +11,8 @@ final class StoreHolder: Sendable {
     private let failure = Mutex<String?>(nil)
     /// Why the store is still opening, while PostgreSQL was unreachable at start and the open is being retried.
     private let waitingFor = Mutex<String?>(nil)
-    /// Set by `stopOpening`: the retried open gives up, and a store it opens after all is closed again.
-    private let openingStopped = Atomic<Bool>(false)
+    /// The open `start()` left to `StoreService` because PostgreSQL was unreachable.
+    private let pendingOpen = Mutex<PendingOpen?>(nil)
 
     var current: CustomerStore? { store.withLock { $0 } }
 
@@ -56,61 +55,63 @@ final class StoreHolder: Sendable {
 }
 
 extension StoreHolder {
+    /// What `start()` could not finish because PostgreSQL was unreachable: the open to retry, for `StoreService`.
+    struct PendingOpen: Sendable {
+        let retryMaxSeconds: Double
+        let open: @Sendable () throws(StoreError) -> CustomerStore
+        let opened: @Sendable (CustomerStore) -> Void
+    }
+
     /// PostgreSQL was unreachable at start (the whole cluster restarting, a failover): instead of exiting into a
-    /// restart loop, the listeners stay up (readiness "store is opening", writes 503 / -31007) while `open` is retried
-    /// on a thread of its own, 100 ms doubling to `retryMaxSeconds` (jittered), until it succeeds. Any other failure
-    /// then is as fatal as at start: logged and the process exits 1.
-    func keepOpening(firstError: StoreError, retryMaxSeconds: Double, logger: Logger,
-                     open: @escaping @Sendable () throws(StoreError) -> CustomerStore, opened: @escaping @Sendable (CustomerStore) -> Void) {
-        let repeats = LogThrottle(interval: .seconds(30))
-        _ = repeats.admit("open")
+    /// restart loop, the listeners stay up (readiness "store is opening", writes 503 / -31007) until `keepOpening`
+    /// succeeds.
+    func waitForReachable(firstError: StoreError, logger: Logger, then pending: PendingOpen) {
+        pendingOpen.withLock { $0 = pending }
         waitingFor.withLock { $0 = "store is opening: PostgreSQL is unreachable (\(firstError.message)); retrying" }
         logger.error("PostgreSQL unreachable at start: the store opens as soon as it answers; until then readiness fails and writes get 503",
                      metadata: ["error": "\(firstError)"])
-        let thread = Thread { [self] in
-            var attempts = 0
-            while !openingStopped.load(ordering: .relaxed) {
-                attempts += 1
-                let delay = min(retryMaxSeconds, 0.1 * pow(2, Double(min(attempts - 1, 20)))) * Double.random(in: 0.5...1)
-                let until = Date().addingTimeInterval(delay)
-                while !openingStopped.load(ordering: .relaxed), Date() < until { Thread.sleep(forTimeInterval: 0.05) }
-                guard !openingStopped.load(ordering: .relaxed) else { return }
-                do throws(StoreError) {
-                    let store = try open()
-                    guard !openingStopped.load(ordering: .relaxed) else { store.close(); return }
-                    waitingFor.withLock { $0 = nil }
-                    set(store)
-                    opened(store)
-                    return
-                } catch where error.code == .unreachable {
-                    waitingFor.withLock { $0 = "store is opening: PostgreSQL is unreachable (\(error.message)); retrying (attempt \(attempts + 1))" }
-                    if let suppressed = repeats.admit("open") {
-                        logger.error("PostgreSQL still unreachable; the store is not open yet", metadata: ["attempts": "\(attempts + 1)",
-                                                                                                         "similar_failures_not_logged": "\(suppressed)", "error": "\(error)"])
-                    }
-                } catch {
-                    fail(error.code.rawValue)
-                    logger.critical("store failed to open", metadata: ["error": "\(error)"])
-                    exit(1)
-                }
-            }
-        }
-        thread.name = "store-open"
-        thread.start()
     }
 
-    /// Shutdown: a retried open stops.
-    func stopOpening() { openingStopped.store(true, ordering: .relaxed) }
-}
-
-/// The Digital River client once it exists: at start-up when an API key is configured, or after the in-process
-/// sandbox has bound its port (`--sandbox`). Nil means the upstream is disabled (cache only).
-final class UpstreamHolder: Sendable {
-    private let client = Mutex<DigitalRiverClient?>(nil)
-
-    var current: DigitalRiverClient? { client.withLock { $0 } }
-
-    func set(_ upstream: DigitalRiverClient) { client.withLock { $0 = upstream } }
+    /// Retries `pending.open` 100 ms doubling to `retryMaxSeconds` (jittered) until it succeeds; each attempt runs
+    /// on a thread of its own (libpq blocks). Cancellation (shutdown) ends it. Any failure other than unreachable
+    /// is as fatal as at start: logged and thrown, which stops the service group (the process exits 1).
+    func keepOpening(logger: Logger) async throws {
+        guard let pending = pendingOpen.withLock({ $0 }) else { return }
+        let repeats = LogThrottle(interval: .seconds(30))
+        _ = repeats.admit("open")
+        var attempts = 0
+        while true {
+            attempts += 1
+            let delay = min(pending.retryMaxSeconds, 0.1 * pow(2, Double(min(attempts - 1, 20)))) * Double.random(in: 0.5...1)
+            try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            let open = pending.open
+            let result = await runBlocking { () -> Result<CustomerStore, StoreError> in
+                do throws(StoreError) { return .success(try open()) } catch { return .failure(error) }
+            }
+            switch result {
+            case .success(let store):
+                // Shut down while this attempt ran: the store opened for nobody.
+                guard !Task.isCancelled else {
+                    await runBlocking { store.close() }
+                    throw CancellationError()
+                }
+                waitingFor.withLock { $0 = nil }
+                set(store)
+                pending.opened(store)
+                return
+            case .failure(let error) where error.code == .unreachable:
+                waitingFor.withLock { $0 = "store is opening: PostgreSQL is unreachable (\(error.message)); retrying (attempt \(attempts + 1))" }
+                if let suppressed = repeats.admit("open") {
+                    logger.error("PostgreSQL still unreachable; the store is not open yet", metadata: ["attempts": "\(attempts + 1)",
+                                                                                                     "similar_failures_not_logged": "\(suppressed)", "error": "\(error)"])
+                }
+            case .failure(let error):
+                fail(error.code.rawValue)
+                logger.critical("store failed to open", metadata: ["error": "\(error)"])
+                throw error
+            }
+        }
+    }
 }
 
 extension StoreHolder {

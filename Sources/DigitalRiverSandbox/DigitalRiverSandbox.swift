@@ -56,6 +56,21 @@ public final class DigitalRiverSandbox: Sendable {
         return address
     }
 
+    /// Starts delivering webhooks to `url`, for a sandbox started before its receiver has bound a port (`serve
+    /// --sandbox` starts the emulator first, so the app knows its upstream URL when it starts). Changes made before
+    /// this call sent no event. Signed with `configuration.webhookSecret`, like a URL given in the configuration.
+    ///
+    /// - Throws: `SandboxConfigurationError` for a URL that is not absolute http(s), or when a webhook URL is
+    ///   already set.
+    public func deliverWebhooks(to url: String) throws(SandboxConfigurationError) {
+        var configuration = configuration
+        configuration.webhookURL = url
+        guard let settings = try configuration.validated() else { return }
+        guard core.deliverWebhooks(settings) else {
+            throw SandboxConfigurationError(field: "webhookURL", reason: "is already set")
+        }
+    }
+
     /// Stops accepting requests (in-flight ones finish within the server's grace period) and stops webhook delivery:
     /// queued events and scheduled retries are dropped. Returns at once; see `waitUntilStopped`.
     public func shutdown() {

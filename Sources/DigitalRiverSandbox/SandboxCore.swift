@@ -11,14 +11,16 @@ final class SandboxCore: Sendable {
     let failures: Mutex<SandboxFailures>
     let counts = Mutex<[String: Int]>([:])
     let bucket: Mutex<TokenBucket?>
-    let dispatcher: WebhookDispatcher?
+    /// Set at init when the configuration names a webhook URL, or later by `deliverWebhooks(to:)`.
+    private let dispatcherSlot: Mutex<WebhookDispatcher?>
+    var dispatcher: WebhookDispatcher? { dispatcherSlot.withLock { $0 } }
 
     init(configuration: SandboxConfiguration, webhook: WebhookDispatcher.Settings?, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         failures = Mutex(configuration.failures)
         bucket = Mutex(configuration.rateLimitPerSecond.map { TokenBucket(rate: $0, now: SandboxClock.wallMicroseconds()) })
-        dispatcher = webhook.map { WebhookDispatcher(settings: $0, logger: logger) }
+        dispatcherSlot = Mutex(webhook.map { WebhookDispatcher(settings: $0, logger: logger) })
 
         var directory = CustomerDirectory(liveMode: configuration.liveMode)
         if configuration.seed > 0 {
@@ -32,6 +34,15 @@ final class SandboxCore: Sendable {
             ])
         }
         self.directory = Mutex(directory)
+    }
+
+    /// Starts webhook delivery to `settings.url`; false (nothing changes) when a target is already set.
+    func deliverWebhooks(_ settings: WebhookDispatcher.Settings) -> Bool {
+        dispatcherSlot.withLock { slot in
+            guard slot == nil else { return false }
+            slot = WebhookDispatcher(settings: settings, logger: logger)
+            return true
+        }
     }
 
     // MARK: Mutations (API and code alike)

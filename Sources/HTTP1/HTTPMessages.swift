@@ -52,12 +52,12 @@ public struct HTTPResponse: Sendable {
     public var status: HTTPStatus
     public var headers: HTTPHeaders
     public var body: [UInt8]
-    /// Close the connection without answering; for emulating a peer that drops connections (sandbox failure
-    /// injection). Never used by the service's own endpoints.
-    public var dropsConnection = false
+    /// Close the connection without answering: failure injection for this package's emulator and tests only
+    /// (`package`, so no client of the HTTP1 library sees it). Never used by the service's own endpoints.
+    package var dropsConnection = false
 
-    /// A response that makes the server close the connection without writing anything.
-    public static var dropConnection: HTTPResponse {
+    /// A response that makes the server close the connection without writing anything (`package`: see above).
+    package static var dropConnection: HTTPResponse {
         var response = HTTPResponse(status: .internalServerError)
         response.dropsConnection = true
         return response

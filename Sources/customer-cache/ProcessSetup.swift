@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
 /// What every long-running subcommand does to its process once: logging to stderr at one level, and
 /// SIGTERM/SIGINT delivered to a handler on a dispatch queue instead of killing the process.
@@ -11,6 +13,25 @@ enum ProcessSetup {
             handler.logLevel = level
             return handler
         }
+    }
+
+    /// SIGTERM and SIGINT from now on, as a sequence (their default action, exit, is off while it lives); SIGPIPE
+    /// is ignored (peers that close early become EPIPE). Take it before binding, so no signal is lost at start-up.
+    static func terminationSignals() async -> UnixSignalsSequence {
+        signal(SIGPIPE, SIG_IGN)
+        return await UnixSignalsSequence(trapping: .sigterm, .sigint)
+    }
+
+    /// Runs `group` until it has stopped; each of `signals` asks it to shut down gracefully (logged as `message`).
+    static func run(_ group: ServiceGroup, stoppingOn signals: UnixSignalsSequence, logger: Logger, _ message: Logger.Message) async throws {
+        let stopOnSignal = Task {
+            for await signal in signals {
+                logger.info(message, metadata: ["signal": "\(signal)"])
+                await group.triggerGracefulShutdown()
+            }
+        }
+        defer { stopOnSignal.cancel() }
+        try await group.run()
     }
 
     /// Ignores SIGPIPE (peers that close early become EPIPE) and routes SIGTERM/SIGINT to `handler`, which gets

@@ -2,13 +2,14 @@ import ArgumentParser
 import DigitalRiverSandbox
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// `customer-cache sandbox`: runs an in-memory emulator of Digital River's Customers API that sends signed
 /// `customer.*` webhooks, for demos, tests and benchmarks. Stops on SIGTERM or SIGINT and exits 0.
 ///
 /// Secrets never come from argv (where `ps` shows them): the webhook secret is read from `--webhook-secret-file` or
 /// `SANDBOX_WEBHOOK_SECRET`, the API key from `--api-key-file` or `DR_API_KEY`; a file wins over the environment.
-struct SandboxCommand: ParsableCommand {
+struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
         abstract: "Run an in-memory EMULATOR of Digital River's Customers API with signed customer.* webhooks.",
@@ -112,7 +113,7 @@ struct SandboxCommand: ParsableCommand {
         return environment
     }
 
-    func run() throws {
+    func run() async throws {
         let configuration: SandboxConfiguration
         do {
             configuration = try makeConfiguration(environment: ProcessInfo.processInfo.environment)
@@ -123,11 +124,8 @@ struct SandboxCommand: ParsableCommand {
 
         ProcessSetup.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
         let logger = Logger(label: "customer-cache-sandbox")
+        let signals = await ProcessSetup.terminationSignals()
         let sandbox = DigitalRiverSandbox(configuration: configuration, logger: logger)
-        let sources = ProcessSetup.onTerminationSignals(queueLabel: "sandbox-signals") { number in
-            logger.info("stopping the sandbox", metadata: ["signal": "\(number)"])
-            sandbox.shutdown()
-        }
         let address: String
         do {
             address = "\(try sandbox.start())"
@@ -143,8 +141,8 @@ struct SandboxCommand: ParsableCommand {
             logger.warning("no webhook secret (--webhook-secret-file or SANDBOX_WEBHOOK_SECRET): webhooks are sent unsigned")
         }
 
-        sandbox.waitUntilStopped()
-        sources.forEach { $0.cancel() }
+        let group = ServiceGroup(services: [EmulatorService(sandbox: sandbox)], logger: logger)
+        try await ProcessSetup.run(group, stoppingOn: signals, logger: logger, "stopping the sandbox")
         let statistics = sandbox.webhookStatistics
         logger.info("sandbox stopped", metadata: [
             "webhooks_delivered": "\(statistics.delivered)", "webhook_failed_attempts": "\(statistics.failedAttempts)",

@@ -1,10 +1,13 @@
 import ArgumentParser
 import CustomerCacheApp
+import DigitalRiverSandbox
 import Foundation
 import Logging
+import ServiceLifecycle
+import WebhookSignature
 
 /// `customer-cache serve`: runs both listeners until SIGTERM or SIGINT, then drains and exits 0.
-struct Serve: ParsableCommand {
+struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the webhook receiver and the internal JSON-RPC API.",
         discussion: """
@@ -97,7 +100,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("webhook-allowed-sources"), help: "Comma-separated CIDRs allowed to deliver webhooks (unset: any).")
     var webhookAllowedSources: String?
 
-    func run() throws {
+    func run() async throws {
         var flags: [String: String] = [:]
         flags["webhook-listen"] = webhookListen
         flags["rpc-listen"] = rpcListen
@@ -148,7 +151,7 @@ struct Serve: ParsableCommand {
             }
             fileContents = text
         }
-        let configuration: AppConfiguration
+        var configuration: AppConfiguration
         do {
             configuration = try AppConfiguration(sources: ConfigurationSources(flags: flags, environment: environment, fileContents: fileContents),
                                                  environment: environment)
@@ -158,16 +161,68 @@ struct Serve: ParsableCommand {
 
         ProcessSetup.bootstrapLogging(level: Logger.Level(rawValue: configuration.logLevel) ?? .info)
         let logger = Logger(label: "customer-cache")
+        // Trapped before anything binds, so a signal during start-up (the store may take seconds to load) still drains.
+        let signals = await ProcessSetup.terminationSignals()
+        let emulator = configuration.sandbox ? try Self.startEmulator(for: &configuration, logger: logger) : nil
         let service = CustomerCacheService(configuration: configuration, logger: logger)
-        // Installed before start, so a signal during start-up (the store may take seconds to load) still drains.
-        let sources = ProcessSetup.onTerminationSignals(queueLabel: "serve-signals") { _ in service.shutdown() }
         do {
-            try service.start()
+            let (webhook, _) = try service.start()
+            if let emulator { try Self.pointEmulator(emulator, host: webhook.host, port: webhook.port, path: configuration.webhookPath, logger: logger) }
         } catch {
+            emulator?.shutdown()
+            emulator?.waitUntilStopped()
             logger.critical("could not start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
-        service.waitUntilStopped()
-        sources.forEach { $0.cancel() }
+        // Started first, stopped last: the emulator answers the app's upstream calls until the app has drained.
+        let services = (emulator.map { [EmulatorService(sandbox: $0)] } ?? []) + service.services
+        var group = ServiceGroupConfiguration(services: services, logger: logger)
+        // Past the drain (shutdown-grace-ms) and the store's close, whatever still runs is cancelled.
+        group.maximumGracefulShutdownDuration = .milliseconds(configuration.timeouts.shutdownGraceMilliseconds) + .seconds(20)
+        let serviceGroup = ServiceGroup(configuration: group)
+        do {
+            try await ProcessSetup.run(serviceGroup, stoppingOn: signals, logger: logger, "shutdown requested")
+        } catch {
+            logger.critical("stopped on a failure", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+
+    /// `--sandbox`: the Digital River emulator on a loopback port becomes the upstream, by URL and API key like any
+    /// other Digital River; it signs its webhooks with the first configured secret, or one made up for this process.
+    /// Logged loudly; never the default.
+    static func startEmulator(for configuration: inout AppConfiguration, logger: Logger) throws -> DigitalRiverSandbox {
+        let apiKey = randomToken(prefix: "sandbox_sk_")
+        let secret = configuration.webhookSecrets.first?.secretForSigning ?? randomToken(prefix: "sandbox_whsec_")
+        if configuration.webhookSecrets.isEmpty { configuration.webhookSecrets = [SigningSecret(secret)] }
+        var sandboxConfiguration = try SandboxConfiguration(listen: "127.0.0.1:0")
+        sandboxConfiguration.apiKey = apiKey
+        sandboxConfiguration.webhookSecret = secret
+        sandboxConfiguration.seed = configuration.sandboxSeed
+        sandboxConfiguration.liveMode = configuration.liveMode
+        let emulator = DigitalRiverSandbox(configuration: sandboxConfiguration, logger: logger)
+        do {
+            try emulator.start()
+        } catch {
+            logger.critical("could not start the sandbox emulator", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        configuration.upstreamURL = emulator.baseURL
+        configuration.upstreamAPIKey = apiKey
+        return emulator
+    }
+
+    /// The emulator delivers its webhooks to our webhook listener, now that it is bound.
+    static func pointEmulator(_ emulator: DigitalRiverSandbox, host bound: String, port: UInt16, path: String, logger: Logger) throws {
+        let host = bound == "0.0.0.0" ? "127.0.0.1" : bound == "::" ? "::1" : bound
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        try emulator.deliverWebhooks(to: "http://\(hostPart):\(port)\(path)")
+        logger.warning("SANDBOX MODE: the upstream is an in-process Digital River emulator, not Digital River",
+                       metadata: ["sandbox_url": "\(emulator.baseURL)", "seeded_customers": "\(emulator.customerCount)"])
+    }
+
+    static func randomToken(prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return prefix + (0..<24).map { _ in String(UInt8.random(in: 0...15, using: &generator), radix: 16) }.joined()
     }
 }

@@ -16,6 +16,7 @@ final class TestService {
     let webhook: SocketAddress
     let rpc: SocketAddress
     let dataDirectory: String
+    private let running: RunningServices
     private var stopped = false
 
     static let secret = "whsec_warm_tests"
@@ -41,6 +42,7 @@ final class TestService {
         logger.logLevel = .critical
         service = CustomerCacheService(configuration: configuration, logger: logger)
         (webhook, rpc) = try service.start()
+        running = RunningServices(service.services, logger: logger)
     }
 
     var rpcURL: String { "http://\(rpc)" }
@@ -67,8 +69,7 @@ final class TestService {
     func stop() {
         guard !stopped else { return }
         stopped = true
-        service.shutdown()
-        service.waitUntilStopped()
+        running.stopAndWait()
         try? FileManager.default.removeItem(atPath: dataDirectory)
     }
 

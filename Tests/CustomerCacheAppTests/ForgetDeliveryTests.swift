@@ -65,9 +65,8 @@ struct ForgetDeliveryTests {
             }
         }
         let logs = LogCapture()
-        let live = try LiveService(settings: ["forget-retry-seconds": "1"], logHandler: logs, backend: backend)
+        let live = try LiveService(settings: ["forget-retry-seconds": "1"], logHandler: logs, backend: backend, upstream: try digitalRiver.client())
         defer { live.stop(); live.removeData() }
-        live.service.upstream.set(try digitalRiver.client())
 
         let refused = try live.rpcJSON(Self.forget("a-refused"))
         #expect(refused["result"]?["upstream"] == "parked")
@@ -106,9 +105,8 @@ struct ForgetDeliveryTests {
     @Test("calling customer.forget again retries a parked forget at once", arguments: ServiceBackend.available)
     func forgetAgainRetriesParked(backend: ServiceBackend) throws {
         let digitalRiver = ScriptedDigitalRiver { _ in 401 }
-        let live = try LiveService(settings: ["forget-retry-seconds": "60"], backend: backend)
+        let live = try LiveService(settings: ["forget-retry-seconds": "60"], backend: backend, upstream: try digitalRiver.client())
         defer { live.stop(); live.removeData() }
-        live.service.upstream.set(try digitalRiver.client())
         #expect(try live.rpcJSON(Self.forget("p-1"))["result"]?["upstream"] == "parked")
         #expect(live.store?.forgetQueue.first?.parked?.reason.hasPrefix("status 401") == true)
         digitalRiver.answer { _ in 200 }

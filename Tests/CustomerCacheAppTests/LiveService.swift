@@ -1,5 +1,6 @@
 @testable import CustomerCacheApp
 import Customers
+import DigitalRiverAPI
 import Foundation
 import HTTPTestClient
 import Logging
@@ -35,6 +36,7 @@ final class LiveService {
     let clock: TestClock
     /// The PostgreSQL schema the service runs on (nil: SQLite in `dataDirectory`); dropped after the service.
     let database: TestDatabase?
+    private let running: RunningServices
     private var stopped = false
 
     static let secret = "whsec_test_current"
@@ -42,7 +44,7 @@ final class LiveService {
 
     init(dataDirectory: String? = nil, clock: TestClock = TestClock(), settings: [String: String] = [:],
          environment: [String: String] = [AppConfiguration.webhookSecretsEnvironmentName: "\(LiveService.secret),\(LiveService.oldSecret)"],
-         logHandler: LogCapture? = nil, backend: ServiceBackend = .sqlite) throws {
+         logHandler: LogCapture? = nil, backend: ServiceBackend = .sqlite, upstream: DigitalRiverClient? = nil) throws {
         let directory = dataDirectory ?? NSTemporaryDirectory() + "cc-app-tests-" + UUID().uuidString
         self.dataDirectory = directory
         self.clock = clock
@@ -58,8 +60,9 @@ final class LiveService {
                                                  environment: environment)
         var logger = logHandler.map { handler in Logger(label: "test") { _ in handler } } ?? Logger(label: "test")
         if logHandler == nil { logger.logLevel = .critical }
-        service = CustomerCacheService(configuration: configuration, logger: logger, clock: { clock.microseconds })
+        service = CustomerCacheService(configuration: configuration, logger: logger, clock: { clock.microseconds }, upstream: upstream)
         (webhook, rpc) = try service.start()
+        running = RunningServices(service.services, logger: logger)
     }
 
     var store: CustomerStore? { service.storeHolder.current }
@@ -72,8 +75,7 @@ final class LiveService {
     func stop() {
         guard !stopped else { return }
         stopped = true
-        service.shutdown()
-        service.waitUntilStopped()
+        running.stopAndWait()
     }
 
     func removeData() { try? FileManager.default.removeItem(atPath: dataDirectory) }
