@@ -11,7 +11,7 @@ import Logging
 ///
 /// Secrets never come from argv: the Digital River key from `--api-key-file` or `DR_API_KEY`, the service's caller
 /// token from `--rpc-token-file` or `CUSTOMER_CACHE_RPC_TOKEN`; a file wins over the environment.
-struct WarmCommand: ParsableCommand {
+struct WarmCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warm",
         abstract: "Warm the running service's cache from Digital River's list API or a file of customer ids.",
@@ -87,7 +87,7 @@ struct WarmCommand: ParsableCommand {
         guard ["auto", "terminal", "log", "off"].contains(progress) else { throw ValidationError("--progress: auto, terminal, log or off") }
     }
 
-    func run() throws {
+    func run() async throws {
         ProcessSetup.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .notice)
         let logger = Logger(label: "customer-cache-warm")
         let environment = ProcessInfo.processInfo.environment
@@ -120,30 +120,25 @@ struct WarmCommand: ParsableCommand {
 
         // First SIGTERM/SIGINT: finish the loads in flight, save the checkpoint, exit 3. Second: leave at once
         // (still safe: the service commits each page together with its checkpoint, or not at all).
-        let signals = SignalCount()
-        let sources = ProcessSetup.onTerminationSignals(queueLabel: "warm-signals") { number in
-            if signals.increment() == 1 {
-                logger.notice("stopping after the loads in flight; the checkpoint will be saved (signal again to quit now)",
-                              metadata: ["signal": "\(number)"])
-                job.requestStop()
-            } else {
-                logger.warning("quitting at once", metadata: ["signal": "\(number)"])
-                Foundation.exit(3)
+        let signals = await ProcessSetup.terminationSignals()
+        let stopOnSignal = Task {
+            var count = 0
+            for await signal in signals {
+                count += 1
+                if count == 1 {
+                    logger.notice("stopping after the loads in flight; the checkpoint will be saved (signal again to quit now)",
+                                  metadata: ["signal": "\(signal)"])
+                    job.requestStop()
+                } else {
+                    logger.warning("quitting at once", metadata: ["signal": "\(signal)"])
+                    Foundation.exit(3)
+                }
             }
         }
-
-        // ArgumentParser's root command is synchronous; the job runs on Swift's pool while this thread waits.
-        let done = DispatchSemaphore(value: 0)
-        let box = ReportBox()
         reporter.start()
-        Task {
-            box.report = await job.run()
-            done.signal()
-        }
-        done.wait()
+        let report = await job.run()
         reporter.stop()
-        sources.forEach { $0.cancel() }
-        guard let report = box.report else { throw ExitCode(1) }
+        stopOnSignal.cancel()
         print(json ? report.json : report.text)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
@@ -197,23 +192,4 @@ struct WarmCommand: ParsableCommand {
         configuration.httpClient = WarmConfiguration.HTTPClientChoice(rawValue: httpClient) ?? .automatic
         return configuration
     }
-}
-
-/// Counts termination signals (the first stops gracefully, the second quits).
-private final class SignalCount: @unchecked Sendable {
-    private var count = 0
-    private let lock = NSLock()
-
-    /// The count after this signal.
-    func increment() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        count += 1
-        return count
-    }
-}
-
-/// Hands the report from the job's task to the waiting main thread (the semaphore orders the two accesses).
-private final class ReportBox: @unchecked Sendable {
-    var report: WarmReport?
 }

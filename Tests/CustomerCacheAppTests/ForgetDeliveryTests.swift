@@ -36,11 +36,14 @@ final class ScriptedDigitalRiver: DigitalRiverTransport {
         }
     }
 
-    /// A client over this transport with quick, few retries.
-    func client() throws -> DigitalRiverClient {
+}
+
+extension DigitalRiverTransport {
+    /// A client over this scripted transport with quick, few retries.
+    func client(maxAttempts: Int = 2) throws -> DigitalRiverClient {
         var configuration = DigitalRiverClientConfiguration(apiKey: try #require(DigitalRiverAPIKey("sk_test_scripted_0123456789")))
         configuration.baseURL = "http://dr.invalid"
-        configuration.maxAttempts = 2
+        configuration.maxAttempts = maxAttempts
         configuration.initialBackoffSeconds = 0.01
         configuration.maxBackoffSeconds = 0.02
         var logger = Logger(label: "scripted")
