@@ -12,16 +12,8 @@ struct SandboxCommandTests {
     @Test("starts loudly as an emulator, serves the API with a key from the environment, and exits 0 on SIGTERM")
     func runAndStop() async throws {
         let binary = try #require(executable)
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["sandbox", "--listen", "127.0.0.1:0", "--seed", "25"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["DR_API_KEY"] = "sk_test_from_environment"
-        process.environment = environment
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let (process, errors) = try launch(binary, ["sandbox", "--listen", "127.0.0.1:0", "--seed", "25"],
+                                           environment: ["DR_API_KEY": "sk_test_from_environment"])
         defer { if process.isRunning { process.terminate() } }
 
         // Read stderr until the listener reports its address.
