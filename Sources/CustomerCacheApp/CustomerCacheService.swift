@@ -199,9 +199,9 @@ public final class CustomerCacheService: Sendable {
         return (webhook, rpc)
     }
 
-    /// What `serve` runs in one `ServiceGroup` once `start()` has returned, in start order. The group stops them in reverse,
-    /// each after the one before has returned: the listeners stop accepting (both at once) and drain in-flight
-    /// requests within `shutdown-grace-ms`; forget delivery stops; the store commits what it holds and closes last.
+    /// What `serve` runs in one `ServiceGroup` once `start()` has returned, in start order. The group stops them
+    /// in reverse, each after the one before has returned: the listeners stop accepting (both at once) and drain
+    /// in-flight requests within `shutdown-grace-ms`; forget delivery stops; the store commits and closes last.
     public var services: [any Service] {
         [StoreService(holder: storeHolder, cluster: cluster, logger: logger),
          ForgetDeliveryService(delivery: forgetDelivery, executor: rpcExecutor),

@@ -127,11 +127,15 @@ final class ForgetDelivery: Sendable {
         }
     }
 
-    /// Retries the queue every `intervalSeconds` until cancelled.
+    /// Retries the queue every `intervalSeconds` until cancelled (at shutdown: no round starts after that).
     func run() async {
         await refreshSharedSummary()
         while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(intervalSeconds))
+            do {
+                try await Task.sleep(for: .seconds(intervalSeconds))
+            } catch {
+                return
+            }
             await runRound()
         }
     }
