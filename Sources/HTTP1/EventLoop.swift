@@ -505,12 +505,7 @@ final class EventLoop: @unchecked Sendable {
         } else if connection.currentWantsKeepAliveHeader {
             out.append(contentsOf: "\r\nConnection: keep-alive".utf8)
         }
-        for field in response.headers {
-            out.append(contentsOf: "\r\n".utf8)
-            out.append(contentsOf: field.name.utf8)
-            out.append(contentsOf: ": ".utf8)
-            out.append(contentsOf: field.value.utf8)
-        }
+        response.headers.appendFieldLines(to: &out)
         out.append(contentsOf: "\r\n\r\n".utf8)
         if bodyAllowed, !isHead { out.append(contentsOf: response.body) }
         connection.outbound = out

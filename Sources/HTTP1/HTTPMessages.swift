@@ -71,6 +71,7 @@ public struct HTTPResponse: Sendable {
 
     /// A JSON response from already-encoded bytes.
     public static func json(_ status: HTTPStatus, _ body: [UInt8], headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        guard !headers.isEmpty else { return HTTPResponse(status: status, headers: jsonContentType, body: body) }
         var headers = headers
         headers.add(name: "Content-Type", value: "application/json")
         return HTTPResponse(status: status, headers: headers, body: body)
@@ -88,6 +89,9 @@ public struct HTTPResponse: Sendable {
         return .json(status, body, headers: headers)
     }
 }
+
+/// Built once: most responses carry exactly this one field.
+private let jsonContentType = HTTPHeaders([("Content-Type", "application/json")])
 
 /// Minimal JSON string escaping for the server's own error bodies (HTTP1 knows no JSON library).
 func appendJSONString(_ text: String, to buffer: inout [UInt8]) {
