@@ -158,10 +158,9 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func finishBody() -> HTTPRequest {
-        var request = pending ?? HTTPRequest(method: "GET", target: "/")
-        request.body = body
-        body = []
-        pending = nil
+        // Moved out, not copied: the pending request and the body each change hands once.
+        var request = pending.take() ?? HTTPRequest(method: "GET", target: "/")
+        swap(&request.body, &body)
         state = .head(scannedUpTo: 0)
         return request
     }
@@ -265,7 +264,9 @@ public struct HTTPRequestParser: Sendable {
             return .failure(HTTPParseError(.httpVersionNotSupported, "version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported"))
         }
         let version = HTTPVersion(major: major, minor: minor)
-        guard target.hasPrefix("/") || target == "*" || target.hasPrefix("http://") || target.hasPrefix("https://") else {
+        // Origin-form (the usual case) is decided on the first byte; the rest only when it is not "/".
+        let originForm = head[targetStart] == UInt8(ascii: "/")
+        guard originForm || target == "*" || target.hasPrefix("http://") || target.hasPrefix("https://") else {
             return .failure(HTTPParseError(.badRequest, "malformed_request_line", "request target must be origin-form"))
         }
 
@@ -295,7 +296,8 @@ public struct HTTPRequestParser: Sendable {
             }
             lineStart = end + 2
         }
-        return interpret(method: method, target: target, version: version, headers: headers, remoteAddress: remoteAddress)
+        return interpret(method: method, target: target, absoluteForm: !originForm && target != "*", version: version,
+                         headers: headers, remoteAddress: remoteAddress)
     }
 
     /// Validates one field line; the end of its name and the range of its value (OWS trimmed), both within `line`.
@@ -324,14 +326,16 @@ public struct HTTPRequestParser: Sendable {
         return .success((colon, valueStart..<valueEnd))
     }
 
-    private func interpret(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders,
+    private func interpret(method: String, target: String, absoluteForm: Bool, version: HTTPVersion, headers: HTTPHeaders,
                            remoteAddress: SocketAddress?) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError> {
         headers.storage.withUnsafeBytes { storage in
-            interpret(method: method, target: target, version: version, headers: headers, storage: storage, remoteAddress: remoteAddress)
+            interpret(method: method, target: target, absoluteForm: absoluteForm, version: version, headers: headers, storage: storage,
+                      remoteAddress: remoteAddress)
         }
     }
 
-    private func interpret(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders, storage: UnsafeRawBufferPointer,
+    private func interpret(method: String, target: String, absoluteForm: Bool, version: HTTPVersion, headers: HTTPHeaders,
+                           storage: UnsafeRawBufferPointer,
                            remoteAddress: SocketAddress?) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError> {
         // One pass over the classified fields; values stay bytes unless a rare path needs text.
         func value(_ entry: HTTPHeaders.Entry) -> UnsafeRawBufferPointer {
@@ -439,7 +443,7 @@ public struct HTTPRequestParser: Sendable {
         }
         var request = HTTPRequest(method: method, target: target, version: version, headers: headers,
                                   remoteAddress: remoteAddress, keepAlive: keepAlive)
-        if target.hasPrefix("http://") || target.hasPrefix("https://") {
+        if absoluteForm {
             // absolute-form: route on its path.
             let afterScheme = target.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
             let rest = afterScheme.count > 3 ? "/" + afterScheme[3] : "/"
