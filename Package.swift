@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         // C shims: each has exactly one Swift owner.
@@ -42,8 +44,11 @@ let package = Package(
         // Thin, generic PostgreSQL client over libpq: connections, parameterised statements, typed errors with
         // SQLSTATE, transactions, LISTEN/NOTIFY, advisory locks, migrations. No customers.
         .target(name: "PostgreSQL", dependencies: ["CLibPQ"]),
-        // Counters, gauges and histograms rendered as Prometheus text; no dependencies.
-        .target(name: "ServiceMetrics"),
+        // The service's metric families declared in one place, over swift-metrics and swift-prometheus (no SwiftNIO).
+        .target(name: "ServiceMetrics", dependencies: [
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // Digital River's Customers API over an injected transport (URLSession in production); maps DR JSON to Customer.
         .target(name: "DigitalRiverAPI", dependencies: ["JSON", "Customers", .product(name: "Logging", package: "swift-log")]),
 
@@ -91,7 +96,7 @@ let package = Package(
             "CustomerCacheApp", "HTTPTestClient", "Sockets", "JSON", "Customers", "WebhookSignature",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "ServiceMetricsTests", dependencies: ["ServiceMetrics"]),
+        .testTarget(name: "ServiceMetricsTests", dependencies: ["ServiceMetrics", .product(name: "Metrics", package: "swift-metrics")]),
         .testTarget(name: "DigitalRiverAPITests", dependencies: [
             "DigitalRiverAPI", "HTTP1", "HTTPTestClient", "Sockets", "JSON", "Customers", .product(name: "Logging", package: "swift-log"),
         ]),

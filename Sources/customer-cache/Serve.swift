@@ -159,6 +159,8 @@ struct Serve: ParsableCommand {
         ProcessSetup.bootstrapLogging(level: Logger.Level(rawValue: configuration.logLevel) ?? .info)
         let logger = Logger(label: "customer-cache")
         let service = CustomerCacheService(configuration: configuration, logger: logger)
+        // swift-metrics' API (any library's Counter, Timer, …) records into the registry /metrics renders.
+        service.metrics.bootstrapMetricsSystem()
         // Installed before start, so a signal during start-up (the store may take seconds to load) still drains.
         let sources = ProcessSetup.onTerminationSignals(queueLabel: "serve-signals") { _ in service.shutdown() }
         do {
