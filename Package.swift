@@ -93,7 +93,7 @@ let package = Package(
             "HTTPTestClient", "Sockets", "SQLite", "WebhookSignature",
         ]),
         .testTarget(name: "CustomerCacheAppTests", dependencies: [
-            "CustomerCacheApp", "HTTPTestClient", "Sockets", "JSON", "Customers", "WebhookSignature",
+            "CustomerCacheApp", "HTTPTestClient", "Sockets", "JSON", "Customers", "WebhookSignature", "ServiceMetrics",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServiceMetricsTests", dependencies: ["ServiceMetrics", .product(name: "Metrics", package: "swift-metrics")]),

@@ -122,7 +122,7 @@ public final class CustomerCacheService: Sendable {
         Self.addHealthRoutes(to: &rpcRouter, readiness: readiness, listener: .rpc)
         rpcRouter.add("POST", "/rpc", .deferred { request, sink in rpc.handle(request, sink) })
         rpcRouter.add("GET", "/metrics", .inline { _ in
-            HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4")]),
+            HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),
                          body: Array(metrics.render().utf8))
         })
 
