@@ -6,7 +6,11 @@ import Synchronization
 /// counter, with no label lookup and no swift-metrics existential in between.
 public struct Counter: Sendable {
     let base: Prometheus.Counter
-    public func increment(by amount: Int = 1) { base.increment(by: Int64(amount)) }
+    /// A counter never goes down: a non-positive amount is ignored (swift-prometheus would trap on a negative one).
+    public func increment(by amount: Int = 1) {
+        guard amount > 0 else { return }
+        base.increment(by: Int64(amount))
+    }
 }
 
 /// A gauge series resolved once at start-up (swift-prometheus's gauge, which stores a Double).

@@ -23,6 +23,7 @@ struct MetricsRegistryTests {
         let duplicate = registry.counter(.webhookEvents, labels: [("outcome", "duplicate")])
         applied.increment()
         applied.increment(by: 2)
+        applied.increment(by: -5)   // ignored: a counter never goes down, and a bad amount must not trap
         duplicate.increment()
         let text = registry.render()
         #expect(text.contains("# TYPE customer_cache_webhook_events_total counter\n"))
