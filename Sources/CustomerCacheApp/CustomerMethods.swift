@@ -50,11 +50,11 @@ final class CustomerMethods: Sendable {
         }
         table.register("customer.ensure", execution: .concurrent) { [self] call throws(JSONRPCError) in
             if let denied = authorize(call) { throw denied }
-            return try await ensure(call)
+            do throws(JSONRPCError) { return try await ensure(call) } catch { counters.failed("customer.ensure", error); throw error }
         }
         table.register("customer.forget", execution: .concurrent) { [self] call throws(JSONRPCError) in
             if let denied = authorize(call) { throw denied }
-            return try await forget(call)
+            do throws(JSONRPCError) { return try await forget(call) } catch { counters.failed("customer.forget", error); throw error }
         }
         table.register("cache.load") { [self] call throws(JSONRPCError) in
             if let denied = authorize(call) { throw denied }
@@ -95,7 +95,18 @@ final class CustomerMethods: Sendable {
     }
 
     /// The event-loop path: cache hits and definite answers; anything needing I/O returns `.needsAsync`.
+    /// Every definite answer is counted here, an error by its code (not found, gone, other).
     private func getImmediately(_ call: JSONRPCCall) -> JSONRPCImmediateResult {
+        let result = answerImmediately(call)
+        switch result {
+        case .result: counters.getHit.increment()
+        case .error(let error): counters.failed("customer.get", error)
+        case .needsAsync: break
+        }
+        return result
+    }
+
+    private func answerImmediately(_ call: JSONRPCCall) -> JSONRPCImmediateResult {
         let parameters: GetParameters
         do { parameters = try getParameters(call) } catch { return .error(error) }
         guard !parameters.fromUpstream, !parameters.fromStore else { return .needsAsync }
@@ -104,15 +115,12 @@ final class CustomerMethods: Sendable {
             switch record.state {
             case .live:
                 if record.stale, upstream != nil { return .needsAsync }
-                counters.getHit.increment()
                 return .result(JSONRPCResult(encoded: record.body))
             case .deleted, .forgotten:
-                counters.getGone.increment()
                 return .error(gone(record))
             }
         }
         if upstream == nil || negativeCache.contains(parameters.id, now: clock()) {
-            counters.getNotFound.increment()
             return .error(notFound(parameters.id))
         }
         return .needsAsync
@@ -125,13 +133,22 @@ final class CustomerMethods: Sendable {
             do {
                 committed = try await store.committedRecord(for: parameters.id)
             } catch {
-                throw RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))])
+                let failure = RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))])
+                counters.failed("customer.get", failure)
+                throw failure
             }
             if let committed {
-                guard committed.state == .live else { throw gone(committed) }
-                if !(committed.stale && upstream != nil) { return JSONRPCResult(encoded: committed.body) }
+                guard committed.state == .live else {
+                    counters.failed("customer.get", gone(committed))
+                    throw gone(committed)
+                }
+                if !(committed.stale && upstream != nil) {
+                    counters.getStoreRead.increment()
+                    return JSONRPCResult(encoded: committed.body)
+                }
             }
         } else if !parameters.fromUpstream {
+            // getImmediately counts its own definite answers.
             switch getImmediately(call) {
             case .result(let result): return result
             case .error(let error): throw error
@@ -144,11 +161,7 @@ final class CustomerMethods: Sendable {
             counters.getReadThrough.increment()
             return JSONRPCResult(encoded: record.body)
         case .failure(let error):
-            switch error.code {
-            case RPCErrorCode.customerNotFound.rawValue: counters.getNotFound.increment()
-            case RPCErrorCode.customerGone.rawValue: counters.getGone.increment()
-            default: counters.getFailed.increment()
-            }
+            counters.failed("customer.get", error)
             throw error
         }
     }
@@ -387,7 +400,7 @@ final class CustomerMethods: Sendable {
         for (operation, outcome) in zip(operations, outcomes) {
             if case .snapshot = operation { counts[outcome, default: 0] += 1 }
         }
-        counters.loaded.increment(by: counts[.applied] ?? 0)
+        counters.loadedCustomers.increment(by: counts[.applied] ?? 0)
         var result = JSONObject()
         result["applied"] = .number(JSONNumber(counts[.applied] ?? 0))
         result["unchanged"] = .number(JSONNumber(counts[.unchanged] ?? 0))
@@ -465,24 +478,38 @@ final class CustomerMethods: Sendable {
     }
 }
 
-/// Per-method outcome counters for /metrics.
+/// Per-method outcome counters for /metrics: each call of customer.get, customer.ensure and customer.forget ends
+/// in exactly one outcome (errors by code: not_found, gone, error), so sum() by method counts calls.
 final class RPCCounters: Sendable {
-    let getHit, getReadThrough, getNotFound, getGone, getFailed, servedStale, ensureCreated, ensureExisting, forgets, loaded: Counter
+    let getHit, getStoreRead, getReadThrough, servedStale, ensureCreated, ensureExisting, forgets, loadedCustomers: Counter
+    private let failures: [String: (notFound: Counter, gone: Counter, other: Counter)]
 
     init(_ metrics: MetricsRegistry) {
-        let name = "customer_cache_rpc_outcomes_total"
-        let help = "JSON-RPC method outcomes."
-        getHit = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "cache_hit")])
-        getReadThrough = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "read_through")])
-        getNotFound = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "not_found")])
-        getGone = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "gone")])
-        getFailed = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "error")])
-        // A separate metric: a call served this way is also a read_through outcome, and must not count twice.
-        servedStale = metrics.counter("customer_cache_served_cached_upstream_down_total",
-                                      help: "Upstream reads that failed and were answered with the cached copy.", labels: [])
-        ensureCreated = metrics.counter(name, help: help, labels: [("method", "customer.ensure"), ("outcome", "created")])
-        ensureExisting = metrics.counter(name, help: help, labels: [("method", "customer.ensure"), ("outcome", "existing")])
-        forgets = metrics.counter(name, help: help, labels: [("method", "customer.forget"), ("outcome", "forgotten")])
-        loaded = metrics.counter(name, help: help, labels: [("method", "cache.load"), ("outcome", "applied")])
+        let outcome = { (method: String, outcome: String) in metrics.counter(.rpcOutcomes, labels: [("method", method), ("outcome", outcome)]) }
+        getHit = outcome("customer.get", "cache_hit")
+        getStoreRead = outcome("customer.get", "store_read")
+        getReadThrough = outcome("customer.get", "read_through")
+        // A separate family: a call served this way is also a read_through outcome, and must not count twice.
+        servedStale = metrics.counter(.servedCachedUpstreamDown)
+        ensureCreated = outcome("customer.ensure", "created")
+        ensureExisting = outcome("customer.ensure", "existing")
+        forgets = outcome("customer.forget", "forgotten")
+        // Customers, not calls: its own family, so it never inflates a sum over calls.
+        loadedCustomers = metrics.counter(.loadAppliedCustomers)
+        var failures: [String: (notFound: Counter, gone: Counter, other: Counter)] = [:]
+        for method in ["customer.get", "customer.ensure", "customer.forget"] {
+            failures[method] = (outcome(method, "not_found"), outcome(method, "gone"), outcome(method, "error"))
+        }
+        self.failures = failures
+    }
+
+    /// Counts a call of `method` that answered `error`.
+    func failed(_ method: String, _ error: JSONRPCError) {
+        guard let counters = failures[method] else { return }
+        switch error.code {
+        case RPCErrorCode.customerNotFound.rawValue: counters.notFound.increment()
+        case RPCErrorCode.customerGone.rawValue: counters.gone.increment()
+        default: counters.other.increment()
+        }
     }
 }

@@ -165,6 +165,8 @@ struct Serve: AsyncParsableCommand {
         let signals = await ProcessSetup.terminationSignals()
         let emulator = configuration.sandbox ? try Self.startEmulator(for: &configuration, logger: logger) : nil
         let service = CustomerCacheService(configuration: configuration, logger: logger)
+        // swift-metrics' API (any library's Counter, Timer, …) records into the registry /metrics renders.
+        service.metrics.bootstrapMetricsSystem()
         do {
             let (webhook, _) = try service.start()
             if let emulator { try Self.pointEmulator(emulator, host: webhook.host, port: webhook.port, path: configuration.webhookPath, logger: logger) }
