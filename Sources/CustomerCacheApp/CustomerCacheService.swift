@@ -270,6 +270,7 @@ public final class CustomerCacheService: Sendable {
             }
         }
         storeConfiguration.dedupRetentionSeconds = configuration.dedupRetentionSeconds
+        storeConfiguration.maxCachedCustomers = configuration.maxCachedCustomers
         let commitLatency = metrics.histogram("customer_cache_store_commit_seconds", help: "Duration of one grouped store transaction.")
         let commitSize = metrics.counter("customer_cache_store_committed_operations_total", help: "Operations committed to the store.")
         let healthLog = StoreHealthLog(metrics: metrics, logger: logger)
