@@ -148,6 +148,7 @@ public final class CustomerStore: Sendable {
         queue = WriteQueue()
         if let database = configuration.database {
             let follower = ChangeFollower(database: database, startingAfter: snapshot.sequence, memoryLimit: memoryLimit,
+                                          residentIDs: { [weak self] in self?.records.withLock { $0.records.map(\.id) } ?? [] },
                                           retryFirstSeconds: configuration.reconnectFirstSeconds, retryMaxSeconds: configuration.reconnectMaxSeconds,
                                           onEvent: onHealthEvent, publish: { [weak self] records, sequences in self?.publish(records, sequences: sequences, fromFollower: true) },
                                           reload: { [weak self] snapshot in self?.replaceAll(snapshot) })

@@ -67,13 +67,18 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         }
     }
 
-    /// Every row (or the first `limit`, when memory is bounded), the checkpoints, the forget queue and the change head
-    /// in one REPEATABLE READ snapshot, so the follower can start exactly after `sequence`.
-    static func loadSnapshot(_ connection: PostgresConnection, limit: Int) throws -> StoreSnapshot {
+    /// Every row (or, when memory is bounded, the rows of `ids`, else the first `limit`), the checkpoints, the forget
+    /// queue and the change head in one REPEATABLE READ snapshot, so the follower can start exactly after `sequence`.
+    static func loadSnapshot(_ connection: PostgresConnection, limit: Int, ids: [String]? = nil) throws -> StoreSnapshot {
         try connection.transaction("REPEATABLE READ") { connection in
             var snapshot = StoreSnapshot()
             snapshot.sequence = try connection.execute("SELECT seq FROM change_head").integer(0, 0) ?? 0
-            let rows = try connection.execute("SELECT id, state, updated_us, event_us, stale, body FROM customers" + (limit > 0 ? " LIMIT \(limit)" : ""))
+            let columns = "SELECT id, state, updated_us, event_us, stale, body FROM customers"
+            let rows = if let ids, limit > 0 {
+                try connection.execute(columns + " WHERE id = ANY($1::text[]) LIMIT \(limit)", [.textArray(ids)])
+            } else {
+                try connection.execute(columns + (limit > 0 ? " LIMIT \(limit)" : ""))
+            }
             snapshot.records.reserveCapacity(rows.count)
             for index in 0..<rows.count {
                 if let record = record(rows, index) { snapshot.records[record.id] = record }

@@ -296,3 +296,32 @@ struct BoundedReplicaTests {
         #expect(try await second.lookup("d").record?.state == .deleted)
     }
 }
+
+@Suite("Bounded memory: reload after a gap (PostgreSQL)", .enabled(if: TestDatabase.isAvailable, "needs CUSTOMER_CACHE_TEST_DATABASE_URL (scripts/test starts a server)"))
+struct BoundedReloadTests {
+    @Test("a bounded replica that finds its changes pruned reloads the customers it held, not the first rows of the table")
+    func reloadKeepsResident() async throws {
+        let location = try StoreLocation(.postgres)
+        let store = try location.open(configure: { $0.maxCachedCustomers = 3 })
+        defer { store.close() }
+        let admin = try #require(location.database).connect()
+        _ = try await store.apply(try (0..<10).map { index in
+            .event(try Fixture.decoded(Fixture.event("e\(index)", object: Fixture.customer("c\(index)"))))
+        })
+        let deadline = Date().addingTimeInterval(20)
+        while store.replication?.appliedSequence != 10, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let before = Set((0..<10).map { "c\($0)" }.filter { store.record(for: $0) != nil })
+        #expect(before == ["c7", "c8", "c9"])
+        // As if another replica updated c8 and the change was pruned before this follower read it.
+        let body = Array(#"{"id":"c8","email":"late@example.com"}"#.utf8)
+        _ = try admin.transaction { connection in
+            try connection.execute("UPDATE customers SET body = $1, change_seq = 11 WHERE id = 'c8'", [.bytes(body)])
+            try connection.execute("UPDATE change_head SET seq = seq + 1")
+        }
+        while store.record(for: "c8")?.body != body, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(store.record(for: "c8")?.body == body)
+        let after = Set((0..<10).map { "c\($0)" }.filter { store.record(for: $0) != nil })
+        #expect(after == before)
+        #expect(store.count == 3)
+    }
+}
