@@ -85,7 +85,7 @@ let package = Package(
         .target(name: "HTTPTestClient", dependencies: ["Sockets", "PostgreSQL", .product(name: "Logging", package: "swift-log")]),
         // Load generator and ceiling probes for bench/run (webhooks, SQLite commit rate, HMAC rate).
         .executableTarget(name: "customer-cache-bench", dependencies: [
-            "HTTPTestClient", "Sockets", "SQLite", "WebhookSignature",
+            "HTTPTestClient", "Sockets", "SQLite", "WebhookSignature", "Customers",
         ]),
         .testTarget(name: "CustomerCacheAppTests", dependencies: [
             "CustomerCacheApp", "HTTPTestClient", "Sockets", "JSON", "Customers", "WebhookSignature",
