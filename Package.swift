@@ -103,7 +103,7 @@ let package = Package(
         ]),
         // Load generator and ceiling probes for bench/run (webhooks, SQLite commit rate, HMAC rate).
         .executableTarget(name: "customer-cache-bench", dependencies: [
-            "HTTPTestClient", "Sockets", "SQLite", "WebhookSignature",
+            "HTTPTestClient", "Sockets", "SQLite", "WebhookSignature", "Customers",
         ]),
         .testTarget(name: "CustomerCacheAppTests", dependencies: [
             "CustomerCacheApp", "DigitalRiverSandbox", "HTTPTestClient", "Sockets", "JSON", "Customers", "WebhookSignature",

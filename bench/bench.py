@@ -669,11 +669,23 @@ def propagation_bench():
         print(f"    webhook sent to A -> visible on B: p50 {med('send_p50_ms'):.2f} ms, p99 {med('send_p99_ms'):.2f} ms")
 
 
+def bounded_bench():
+    """Eviction policies on a Zipf trace, then customer.get with bounded memory (bench/bounded.py)."""
+    out = subprocess.run([os.path.join(RELEASE, "customer-cache-bench"), "eviction"], capture_output=True, text=True, check=True).stdout
+    result = __import__("json").loads(out)
+    print(f"\neviction policies, one Zipf(s={result['zipf_s']}) trace of {result['requests']} reads over {result['customers']} customers, "
+          f"memory {result['capacity']} (customer-cache-bench eviction; 3 alternating rounds, median ns)")
+    for name in ("sieve", "lru", "fifo"):
+        print(f"  {name:6} hit ratio {result[name]['hit_ratio']:.4f}  {result[name]['ns_per_read']:.0f} ns/read")
+    import bounded
+    bounded.run()
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "http"
     scenarios = {"http": [http_bench], "soak": [soak], "rpc": [rpc_bench], "webhooks": [webhook_bench], "warm": [warm_bench],
                  "postgres": [postgres_bench, propagation_bench], "propagation": [propagation_bench],
-                 "instructions": [instructions_bench]}
+                 "instructions": [instructions_bench], "bounded": [bounded_bench]}
     scenarios["all"] = [f for name in ("http", "rpc", "webhooks", "warm", "soak", "instructions") for f in scenarios[name]]
     if mode not in scenarios:
         sys.exit(f"unknown scenario {mode}; one of {', '.join(scenarios)}")

@@ -228,6 +228,7 @@ public final class CustomerCacheService: Sendable {
             }
         }
         storeConfiguration.dedupRetentionSeconds = configuration.dedupRetentionSeconds
+        storeConfiguration.maxCachedCustomers = configuration.maxCachedCustomers
         let commitLatency = metrics.histogram(.storeCommitSeconds)
         let commitSize = metrics.counter(.storeCommittedOperations)
         let healthLog = StoreHealthLog(metrics: metrics, logger: logger)

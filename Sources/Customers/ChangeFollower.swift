@@ -26,7 +26,11 @@ public struct ReplicationStatus: Sendable, Hashable {
 final class ChangeFollower: @unchecked Sendable {
     // @unchecked: `connection` and `applied` are only touched on the follower thread; `stopping` and `status` are atomics/mutexes.
     private let database: PostgresConfiguration
-    private let publish: @Sendable ([CustomerRecord], Int64) -> Void
+    /// Committed records with the change sequence of each (the row's own, which may be newer than the change read).
+    private let publish: @Sendable ([CustomerRecord], [Int64]) -> Void
+    /// Bounded memory reloads only this many rows after a gap (0: all): those of the resident customers.
+    private let memoryLimit: Int
+    private let residentIDs: @Sendable () -> [String]
     private let reload: @Sendable (StoreSnapshot) -> Void
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchGroup()
@@ -42,9 +46,9 @@ final class ChangeFollower: @unchecked Sendable {
     /// customer on each wake-up, which is what a freshly loaded or fast-growing table without ANALYZE got.
     static let pageQuery = """
         SELECT c.seq, (extract(epoch FROM c.committed_at) * 1000)::bigint, u.id, u.state, u.updated_us, u.event_us, u.stale, u.body,
-            (SELECT seq FROM change_head)
+            (SELECT seq FROM change_head), u.change_seq
         FROM customer_changes c LEFT JOIN LATERAL (
-            SELECT id, state, updated_us, event_us, stale, body FROM customers WHERE id = c.customer_id LIMIT 1) u ON true
+            SELECT id, state, updated_us, event_us, stale, body, change_seq FROM customers WHERE id = c.customer_id LIMIT 1) u ON true
         WHERE c.seq > $1 AND c.seq <= $2 ORDER BY c.seq
         """
     private var retry: RetrySchedule
@@ -53,10 +57,13 @@ final class ChangeFollower: @unchecked Sendable {
     var status: ReplicationStatus { statusLock.withLock { $0 } }
 
     /// `retryFirstSeconds`…`retryMaxSeconds` is the reconnect backoff; `onEvent` hears of lost and regained connections.
-    init(database: PostgresConfiguration, startingAfter sequence: Int64, retryFirstSeconds: Double, retryMaxSeconds: Double,
+    init(database: PostgresConfiguration, startingAfter sequence: Int64, memoryLimit: Int, residentIDs: @escaping @Sendable () -> [String],
+         retryFirstSeconds: Double, retryMaxSeconds: Double,
          onEvent: @escaping @Sendable (StoreHealthEvent) -> Void,
-         publish: @escaping @Sendable ([CustomerRecord], Int64) -> Void, reload: @escaping @Sendable (StoreSnapshot) -> Void) {
+         publish: @escaping @Sendable ([CustomerRecord], [Int64]) -> Void, reload: @escaping @Sendable (StoreSnapshot) -> Void) {
         self.database = database
+        self.memoryLimit = memoryLimit
+        self.residentIDs = residentIDs
         self.publish = publish
         self.reload = reload
         self.onEvent = onEvent
@@ -128,28 +135,42 @@ final class ChangeFollower: @unchecked Sendable {
     private func catchUp(_ connection: PostgresConnection) throws {
         while !stopping.load(ordering: .relaxed) {
             let rows = try connection.execute(Self.pageQuery, [.integer(applied), .integer(applied + Int64(Self.pageSize))])
-            let head = rows.count > 0 ? rows.integer(0, 8) ?? applied
-                : try connection.execute("SELECT seq FROM change_head").integer(0, 0) ?? applied
+            var head = rows.count > 0 ? rows.integer(0, 8) ?? applied : applied
+            var nextChange = rows.count > 0 ? rows.integer(0, 0) : nil
+            if rows.count == 0 {
+                // The head and the next change from one snapshot: a commit landing between the page and this query
+                // is not a gap (the next round reads it), only a next change past `applied + 1`, or none, is.
+                let probe = try connection.execute("SELECT (SELECT seq FROM change_head), (SELECT min(seq) FROM customer_changes WHERE seq > $1)",
+                                                   [.integer(applied)])
+                head = probe.integer(0, 0) ?? applied
+                nextChange = probe.integer(0, 1)
+                if head > applied, nextChange == applied + 1 { continue }
+            }
             statusLock.withLock { $0.headSequence = head }
             guard head > applied else { return }
-            guard rows.count > 0, let first = rows.integer(0, 0), first == applied + 1 else {
+            guard let first = nextChange, first == applied + 1 else {
                 // The changes after `applied` were pruned: start over from a consistent snapshot of every row.
-                let snapshot = try PostgresBackend.loadSnapshot(connection)
+                let snapshot = try PostgresBackend.loadSnapshot(connection, limit: memoryLimit, ids: memoryLimit > 0 ? residentIDs() : nil)
                 reload(snapshot)
                 applied = snapshot.sequence
                 statusLock.withLock { $0.appliedSequence = snapshot.sequence }
                 continue
             }
             var records: [CustomerRecord] = []
+            var sequences: [Int64] = []
             records.reserveCapacity(rows.count)
+            sequences.reserveCapacity(rows.count)
             var last = applied
             var lastCommitted: Int64 = 0
             for index in 0..<rows.count {
                 last = rows.integer(index, 0) ?? last
                 lastCommitted = rows.integer(index, 1) ?? lastCommitted
-                if let record = PostgresBackend.record(rows, index, first: 2) { records.append(record) }
+                if let record = PostgresBackend.record(rows, index, first: 2) {
+                    records.append(record)
+                    sequences.append(rows.integer(index, 9) ?? last)
+                }
             }
-            publish(records, last)
+            publish(records, sequences)
             applied = last
             let propagation = max(0, Date().timeIntervalSince1970 * 1000 - Double(lastCommitted))
             statusLock.withLock {

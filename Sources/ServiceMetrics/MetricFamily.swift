@@ -91,6 +91,19 @@ extension MetricFamily {
     public static let customers = MetricFamily("customer_cache_customers", .gauge, labels: ["state"],
         help: "Records held in memory by state.")
 
+    // MARK: bounded memory (max-cached-customers)
+
+    public static let memoryHits = MetricFamily("customer_cache_memory_hits_total", .counter,
+        help: "customer.get calls answered from memory.")
+    public static let memoryMisses = MetricFamily("customer_cache_memory_misses_total", .counter, labels: ["answered_by"],
+        help: "customer.get calls memory could not answer, by who did: the store (bounded memory), Digital River, or none (not found, failed).")
+    public static let memoryEvictions = MetricFamily("customer_cache_memory_evictions_total", .counter,
+        help: "Customers evicted from memory (SIEVE) to stay within max-cached-customers.")
+    public static let residentCustomers = MetricFamily("customer_cache_resident_customers", .gauge,
+        help: "Customers held in memory, tombstones included.")
+    public static let memoryLimitCustomers = MetricFamily("customer_cache_memory_limit_customers", .gauge,
+        help: "max-cached-customers (0: every customer is kept in memory).")
+
     // MARK: HTTP listeners
 
     public static let httpOpenConnections = MetricFamily("customer_cache_http_open_connections", .gauge, labels: ["listener"],
@@ -114,6 +127,7 @@ extension MetricFamily {
         storeCommitSeconds, storeCommittedOperations, storeCommitFailures, storePurgesPending, storePurgeFailures,
         storePurgeRetriesCompleted, storeReachable, storeFollowerConnected, storeFollowerReconnectFailures,
         storeChangesBehind, storeReplicationLagSeconds, customers,
+        memoryHits, memoryMisses, memoryEvictions, residentCustomers, memoryLimitCustomers,
         httpOpenConnections, httpAcceptErrors, httpIdleConnectionsClosed, httpConnectionsRefused, httpReadsPausedForOutput,
         httpPeakOutputBufferBytes,
     ]
