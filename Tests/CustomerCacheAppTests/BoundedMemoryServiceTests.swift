@@ -16,7 +16,8 @@ struct BoundedMemoryServiceTests {
     private func metric(_ live: LiveService, _ series: String) throws -> Int? {
         let text = try #require(RawClient(live.rpc).exchange(method: "GET", path: "/metrics")).bodyText
         for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
-            return Int(line.dropFirst(series.count + 1))
+            // Gauges are rendered as floats ("3.0"), counters as integers.
+            return Double(line.dropFirst(series.count + 1)).map { Int($0) }
         }
         return nil
     }
