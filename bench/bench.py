@@ -581,51 +581,83 @@ class LocalPostgres:
         subprocess.run(["scripts/postgres", "stop", self.dir], check=False)
 
 
+def commit_stats(rpc_port):
+    """Grouped commits so far and the operations they held, from the service's /metrics."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{rpc_port}/metrics", timeout=10).read().decode()
+    def value(name):
+        found = re.search(rf"(?m)^{name} ([0-9.e+]+)$", text)
+        return float(found.group(1)) if found else 0.0
+    return value("customer_cache_store_commit_seconds_count"), value("customer_cache_store_committed_operations_total")
+
+
 def postgres_bench():
     """Webhook ingest with durable acks on a PostgreSQL store (scripts/postgres: a local server, fsync and
     synchronous_commit on) vs the same server's one-INSERT-per-transaction rate measured with pgbench in the same run.
-    BENCH_BASELINE_BINARY=path runs an older customer-cache build through the same load in every round too."""
-    import re
+    The two alternate: each round runs pgbench with 1 client (synchronous_commit on, a table shaped like
+    processed_events) right before the service, and the ratio is reported per round pair, since the machine's load
+    moves both. BENCH_BASELINE_BINARY=path runs an older customer-cache build through the same load in every round
+    too, right after this build, against the same pgbench round. BENCH_PG_MANY_CLIENTS=1 adds a 64-client pgbench."""
     baseline_binary = os.environ.get("BENCH_BASELINE_BINARY")
     pg = LocalPostgres()
     bin_dir = sorted(d for d in os.listdir("/usr/lib/postgresql"))[-1]
     pgbench = os.path.join("/usr/lib/postgresql", bin_dir, "bin", "pgbench")
     script = os.path.join(tempfile.mkdtemp(prefix="bench-pg-"), "insert.sql")
     open(script, "w").write("INSERT INTO bench_one (id, received_s) VALUES (:client_id::text || '-' || random(), 0);\n")
+    pg_env = dict(pg.env, PGOPTIONS="-c synchronous_commit=on")
+
+    def pgbench_tps(clients):
+        schema_url, _ = pg.schema("CREATE TABLE {schema}.bench_one (id text PRIMARY KEY, received_s bigint NOT NULL); "
+                                  "CREATE INDEX ON {schema}.bench_one (received_s)")
+        out = subprocess.run([pgbench, "-n", "-f", script, "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(DURATION), schema_url],
+                             capture_output=True, text=True, env=pg_env).stdout
+        return float(re.search(r"tps = ([0-9.]+)", out).group(1))
+
+    def service_round(binary):
+        schema_url, _ = pg.schema()
+        service, webhook, rpc, data = pg.serve(schema_url, binary)
+        try:
+            cpu_before, (commits_before, operations_before) = cpu_seconds(service.proc.pid), commit_stats(rpc)
+            load = signed_webhook_load(webhook)
+            commits, operations = commit_stats(rpc)
+            commits, operations = commits - commits_before, operations - operations_before
+            load["mean_batch"] = operations / commits if commits else 0.0
+            load["cpu_us_per_event"] = (cpu_seconds(service.proc.pid) - cpu_before) * 1e6 / max(1, operations)
+            return load
+        finally:
+            service.stop()
+            shutil.rmtree(data, ignore_errors=True)
+
+    builds = {None: []}
+    if baseline_binary:
+        builds[baseline_binary] = []
+    singles, concurrent = [], []
     try:
-        results, baselines, singles, concurrent = [], [], [], []
         for _ in range(ROUNDS):
-            for binary, into in ((None, results), (baseline_binary, baselines)):
-                if into is baselines and not baseline_binary:
-                    continue
-                schema_url, _ = pg.schema()
-                service, webhook, rpc, data = pg.serve(schema_url, binary)
-                try:
-                    into.append(signed_webhook_load(webhook))
-                finally:
-                    service.stop()
-                    shutil.rmtree(data, ignore_errors=True)
-            schema_url, _ = pg.schema("CREATE TABLE {schema}.bench_one (id text PRIMARY KEY, received_s bigint)")
-            for clients, into in ((1, singles), (CONNECTIONS, concurrent)):
-                out = subprocess.run([pgbench, "-n", "-f", script, "-c", str(clients), "-j", "2", "-T", str(DURATION), schema_url],
-                                     capture_output=True, text=True, env=pg.env).stdout
-                into.append(float(re.search(r"tps = ([0-9.]+)", out).group(1)))
+            singles.append(pgbench_tps(1))
+            for binary, rows in builds.items():
+                rows.append(service_round(binary))
+            if os.environ.get("BENCH_PG_MANY_CLIENTS") == "1":
+                concurrent.append(pgbench_tps(CONNECTIONS))
     finally:
         pg.stop()
-    single, many = statistics.median(singles), statistics.median(concurrent)
+    single = statistics.median(singles)
     print(f"\nsigned webhooks, durable acks on PostgreSQL ({ROUNDS} rounds x {DURATION}s, {CONNECTIONS} keep-alive senders; medians)")
-    print(f"  same server, pgbench one INSERT per transaction: {single:.0f} tps with 1 client, {many:.0f} tps with {CONNECTIONS} clients "
-          f"(per round, 1 client: {', '.join('%.0f' % x for x in singles)})")
-    for label, rows in (("this build", results), (f"baseline {baseline_binary}", baselines)):
-        if not rows:
-            continue
+    print(f"  same server, pgbench -c1 one INSERT per transaction (synchronous_commit on), right before each round: "
+          f"median {single:.0f} tps (per round: {', '.join('%.0f' % x for x in singles)})")
+    if concurrent:
+        print(f"  pgbench with {CONNECTIONS} clients after each round: median {statistics.median(concurrent):.0f} tps")
+    for binary, rows in builds.items():
         eps = statistics.median(r["events_per_second"] for r in rows)
         p50 = statistics.median(r["p50_ms"] for r in rows)
         p99 = statistics.median(r["p99_ms"] for r in rows)
         bad = sum(sum(v for k, v in r["statuses"].items() if k != "200") for r in rows)
-        per_round = ", ".join("%.1f" % (r["events_per_second"] / s) for r, s in zip(rows, singles))
-        print(f"  {label}: {eps:.0f} events/s applied, p50 {p50:.2f} ms, p99 {p99:.2f} ms, non-200: {bad}")
-        print(f"    ratio to one-INSERT-per-transaction: {eps / single:.1f}x (1 client; per round {per_round}), {eps / many:.1f}x ({CONNECTIONS} clients)")
+        ratios = [r["events_per_second"] / s for r, s in zip(rows, singles)]
+        print(f"  {'this build' if binary is None else 'baseline ' + binary}: {eps:.0f} events/s applied "
+              f"(per round: {', '.join('%.0f' % r['events_per_second'] for r in rows)}), p50 {p50:.2f} ms, p99 {p99:.2f} ms, non-200: {bad}")
+        print(f"    ratio to the same round's pgbench -c1: median {statistics.median(ratios):.1f}x (per round {', '.join('%.1f' % x for x in ratios)})")
+        print(f"    mean group commit {statistics.median(r['mean_batch'] for r in rows):.1f} events (per round "
+              f"{', '.join('%.1f' % r['mean_batch'] for r in rows)}); service cpu {statistics.median(r['cpu_us_per_event'] for r in rows):.0f} us/event")
 
 
 def propagation_bench():

@@ -232,7 +232,7 @@ public final class CustomerStore: Sendable {
             let result = backend.commit(batch.map(\.operations), now: clock(), current: { id in self.records.withLock { $0[id] } })
             switch result {
             case .success(let committed):
-                publish(committed.records, sequence: backend.lastCommitSequence)
+                publish(committed.records, sequence: backend.lastCommitSequence, own: committed.changes.map { ($0, committed.writerPID) })
                 if !committed.checkpoints.isEmpty {
                     checkpoints.withLock { map in
                         for (name, value) in committed.checkpoints { map[name] = value }
@@ -257,8 +257,9 @@ public final class CustomerStore: Sendable {
     }
 
     /// Puts committed records into memory. With PostgreSQL both the writer and the follower publish, so a record
-    /// only replaces one that reflects an older (or the same) change sequence.
-    private func publish(_ committed: [CustomerRecord], sequence: Int64) {
+    /// only replaces one that reflects an older (or the same) change sequence. `own` (the writer's commits) tells the
+    /// follower, under the same lock, that it need not read those changes back.
+    private func publish(_ committed: [CustomerRecord], sequence: Int64, own: (ClosedRange<Int64>, Int32)? = nil) {
         guard !committed.isEmpty else { return }
         var delta: [CustomerRecord.State: Int] = [:]
         records.withLock { map in
@@ -273,6 +274,7 @@ public final class CustomerStore: Sendable {
                         put(record)
                     }
                 }
+                if let (changes, writerPID) = own { follower?.own.published(changes, backendPID: writerPID) }
             } else {
                 for record in committed { put(record) }
             }
@@ -289,6 +291,8 @@ public final class CustomerStore: Sendable {
         records.withLock { map in
             sequences.withLock { $0 = [:] }
             map = snapshot.records
+            // What the writer published before this snapshot replaced it must be read back, not stepped over.
+            follower?.own.discardAll()
         }
         stateCounts.withLock { $0 = counts }
         checkpoints.withLock { $0 = snapshot.checkpoints }

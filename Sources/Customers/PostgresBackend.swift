@@ -190,7 +190,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
                 if !touched.parked.isEmpty, let queued = results.next() {
                     effects.queued = Set(queued.rows.compactMap { $0[0] })
                 }
-                let batch = try BatchApplier.apply(requests, now: now, lookup: { stored[$0] }, effects: &effects)
+                var batch = try BatchApplier.apply(requests, now: now, lookup: { stored[$0] }, effects: &effects)
                 var writes = effects.writes
                 let records = batch.records
                 guard !records.isEmpty else { return (writes, (batch, nil)) }
@@ -202,6 +202,8 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
                 }
                 let newHead = head + Int64(records.count)
                 let sequences = Array(head + 1...newHead)
+                batch.changes = head + 1...newHead
+                batch.writerPID = connection.backendPID
                 writes.append(PostgresStatement("""
                     INSERT INTO customers (id, state, updated_us, event_us, stale, body, change_seq)
                     SELECT * FROM unnest($1::text[], $2::smallint[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bytea[], $7::bigint[])
