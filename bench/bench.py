@@ -660,6 +660,98 @@ def postgres_bench():
               f"{', '.join('%.1f' % r['mean_batch'] for r in rows)}); service cpu {statistics.median(r['cpu_us_per_event'] for r in rows):.0f} us/event")
 
 
+def postgres_cpu_seconds(data_dir):
+    """CPU of a PostgreSQL cluster so far: the postmaster, its live children, and the children it already reaped."""
+    tick = os.sysconf("SC_CLK_TCK")
+    postmaster = int(open(os.path.join(data_dir, "postmaster.pid")).readline())
+    total = 0.0
+    pids = [postmaster] + [int(p) for p in subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()]
+    for p in pids:
+        try:
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += sum(int(fields[i]) for i in ((11, 12, 13, 14) if p == postmaster else (11, 12))) / tick
+        except OSError:
+            pass
+    return total
+
+
+def pg_instructions_bench():
+    """Instructions per applied webhook on PostgreSQL under callgrind (stripped release binary, all threads), the
+    same figure however loaded the machine is: PG_INSTR_WARMUP events, counters zeroed, PG_INSTR_EVENTS more, from
+    one keep-alive sender (one event per transaction) and then from 32 at once (group commit; the mean batch is
+    printed). BENCH_BASELINE_BINARY=path counts an older build the same way. Also the PostgreSQL cluster's CPU per
+    event over the counted part, and this build's top functions by self cost for the 32-sender load."""
+    import threading
+    warmup = int(os.environ.get("PG_INSTR_WARMUP", "1000"))
+    measured = int(os.environ.get("PG_INSTR_EVENTS", "4000"))
+    builds = [("this build", os.path.join(RELEASE, "customer-cache"))]
+    if os.environ.get("BENCH_BASELINE_BINARY"):
+        builds.append((f"baseline {os.environ['BENCH_BASELINE_BINARY']}", os.environ["BENCH_BASELINE_BINARY"]))
+    pg = LocalPostgres()
+    pg_dir = next(os.path.join(pg.dir, d) for d in ("data", "") if os.path.exists(os.path.join(pg.dir, d, "postmaster.pid")))
+    results = []
+    try:
+        for label, source in builds:
+            binary = os.path.join(tempfile.mkdtemp(prefix="bench-stripped-"), "customer-cache")
+            shutil.copy2(source, binary)
+            subprocess.run(["strip", "--strip-debug", binary], check=True)
+            grind = Callgrind()
+            schema_url, _ = pg.schema()
+            service, webhook, rpc, data = start_service({"CUSTOMER_CACHE_DATABASE_PASSWORD": pg.password}, ("--database-url", schema_url),
+                                                        wrapper=grind.wrapper, binary=binary, timeout=180)
+            counter = iter(range(10**9))
+            lock = threading.Lock()
+
+            def send(clients, per_client):
+                def one():
+                    client = KeepAliveClient(webhook)
+                    try:
+                        for _ in range(per_client):
+                            with lock:
+                                i = next(counter)
+                            status, body = client.exchange(signed_webhook(i, webhook))
+                            if status != 200 or b'"applied"' not in body:
+                                raise RuntimeError(f"webhook {i}: {status} {body[:200]!r}")
+                    finally:
+                        client.close()
+                threads = [threading.Thread(target=one) for _ in range(clients)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+            row = {"label": label}
+            try:
+                send(1, warmup)
+                for name, clients in (("serial", 1), ("concurrent", 32)):
+                    commits0, ops0 = commit_stats(rpc)
+                    pg0 = postgres_cpu_seconds(pg_dir)
+                    total, path = grind.count(service.proc.pid, lambda: send(clients, measured // clients))
+                    commits1, ops1 = commit_stats(rpc)
+                    events = (measured // clients) * clients
+                    row[name] = (total / events, (ops1 - ops0) / max(1, commits1 - commits0), (postgres_cpu_seconds(pg_dir) - pg0) * 1e6 / events)
+                    row[name + "_dump"], row[name + "_events"] = path, events
+                row["top"] = top_functions(row["concurrent_dump"], row["concurrent_events"], 15) if not results else []
+            finally:
+                service.stop()
+                shutil.rmtree(data, ignore_errors=True)
+                shutil.rmtree(os.path.dirname(binary), ignore_errors=True)
+            results.append((row, grind))
+    finally:
+        pg.stop()
+    print(f"\nsigned webhooks applied on PostgreSQL: user-space instructions per event (callgrind Ir, all threads; {warmup} warm-up, "
+          f"{measured} counted) and PostgreSQL CPU per event in the same span")
+    for row, grind in results:
+        for name, title in (("serial", "1 sender (a transaction per event)"), ("concurrent", "32 senders (group commit)")):
+            ir, batch, pg_us = row[name]
+            print(f"  {row['label']}, {title}: {ir:,.0f} Ir/event, mean batch {batch:.1f}, PostgreSQL {pg_us:.0f} us cpu/event")
+    for row, grind in results:
+        if row["top"]:
+            print(f"\n  {row['label']}, 32 senders: top functions by self cost, instructions per event")
+            for cost, name, library in row["top"]:
+                print(f"  {cost:10.0f}  {name[:110]}  [{library}]")
+        shutil.rmtree(grind.dir, ignore_errors=True)
+
+
 def propagation_bench():
     """Cross-replica propagation: two `serve` replicas on one PostgreSQL schema, signed webhooks into replica A at a
     steady BENCH_PROPAGATION_RATE events/s (default 5,000) from 256 paced senders, and ~100 sampled events/s watched on
@@ -704,7 +796,7 @@ def propagation_bench():
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "http"
     scenarios = {"http": [http_bench], "soak": [soak], "rpc": [rpc_bench], "webhooks": [webhook_bench], "warm": [warm_bench],
-                 "postgres": [postgres_bench, propagation_bench], "propagation": [propagation_bench],
+                 "postgres": [postgres_bench, propagation_bench], "ingest": [postgres_bench], "pginstructions": [pg_instructions_bench], "propagation": [propagation_bench],
                  "instructions": [instructions_bench]}
     scenarios["all"] = [f for name in ("http", "rpc", "webhooks", "warm", "soak", "instructions") for f in scenarios[name]]
     if mode not in scenarios:
