@@ -15,6 +15,10 @@ struct CommittedBatch {
     var sequences: [Int64] = []
     /// Customers this batch forgot or deleted: their old bytes must leave the WAL before the purge is complete.
     var purged: Set<String> = []
+    /// PostgreSQL: the change sequences this batch appended, and the writer session's `pg_backend_pid()` (the
+    /// sender of its NOTIFY), so this replica's follower can step over them.
+    var changes: ClosedRange<Int64>?
+    var writerPID: Int32 = 0
 }
 
 /// The writer thread's SQLite side: one connection, statements prepared once, one transaction per batch.

@@ -295,7 +295,8 @@ public final class CustomerStore: Sendable {
             let result = backend.commit(operations, now: clock(), current: { id in self.records.withLock { $0.view(id) } })
             switch result {
             case .success(let committed):
-                publish(committed.records, sequences: committed.sequences, fromFollower: false)
+                publish(committed.records, sequences: committed.sequences, fromFollower: false,
+                        own: committed.changes.map { ($0, committed.writerPID) })
                 if !committed.checkpoints.isEmpty {
                     checkpoints.withLock { map in
                         for (name, value) in committed.checkpoints { map[name] = value }
@@ -322,8 +323,9 @@ public final class CustomerStore: Sendable {
     /// Puts committed records into memory. With PostgreSQL both the writer and the follower publish, so a record
     /// only replaces one that reflects an older (or the same) change sequence (`sequences`, one per record; empty
     /// with SQLite). With bounded memory the follower only refreshes resident customers (a change for another one
-    /// is skipped, not loaded), and the writer makes what it committed resident.
-    private func publish(_ committed: [CustomerRecord], sequences: [Int64], fromFollower: Bool) {
+    /// is skipped, not loaded), and the writer makes what it committed resident. `own` (the writer's commits) tells
+    /// the follower, under the same lock, that it need not read those changes back.
+    private func publish(_ committed: [CustomerRecord], sequences: [Int64], fromFollower: Bool, own: (ClosedRange<Int64>, Int32)? = nil) {
         guard !committed.isEmpty else { return }
         var delta: [CustomerRecord.State: Int] = [:]
         records.withLock { memory in
@@ -343,6 +345,7 @@ public final class CustomerStore: Sendable {
                 if let evicted { delta[evicted.state, default: 0] -= 1 }
                 delta[record.state, default: 0] += 1
             }
+            if let (changes, writerPID) = own { follower?.own.published(changes, backendPID: writerPID) }
         }
         stateCounts.withLock { counts in
             for (state, change) in delta where change != 0 { counts[state, default: 0] += change }
@@ -355,6 +358,8 @@ public final class CustomerStore: Sendable {
         records.withLock { memory in
             memory.replaceAll(with: snapshot.records.values, sequence: snapshot.sequence)
             for record in memory.records { counts[record.state, default: 0] += 1 }
+            // What the writer published before this snapshot replaced it must be read back, not stepped over.
+            follower?.own.discardAll()
         }
         stateCounts.withLock { $0 = counts }
         checkpoints.withLock { $0 = snapshot.checkpoints }

@@ -208,6 +208,8 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
                 let newHead = head + Int64(records.count)
                 let sequences = Array(head + 1...newHead)
                 batch.sequences = sequences
+                batch.changes = head + 1...newHead
+                batch.writerPID = connection.backendPID
                 writes.append(PostgresStatement("""
                     INSERT INTO customers (id, state, updated_us, event_us, stale, body, change_seq)
                     SELECT * FROM unnest($1::text[], $2::smallint[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bytea[], $7::bigint[])
