@@ -96,7 +96,7 @@ struct SharedStoreTests {
             terminated += try admin.execute("""
                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                 WHERE pid <> pg_backend_pid() AND datname = current_database() AND application_name = 'customer-cache'
-                  AND (query LIKE '%customer_changes c LEFT JOIN%' OR query = 'SELECT seq FROM change_head' OR query LIKE 'LISTEN%')
+                  AND (query LIKE '%customer_changes c LEFT JOIN%' OR query LIKE 'SELECT (SELECT seq FROM change_head)%' OR query LIKE 'LISTEN%')
                 """).count
             try await Task.sleep(for: .milliseconds(50))
         }
