@@ -581,51 +581,175 @@ class LocalPostgres:
         subprocess.run(["scripts/postgres", "stop", self.dir], check=False)
 
 
+def commit_stats(rpc_port):
+    """Grouped commits so far and the operations they held, from the service's /metrics."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{rpc_port}/metrics", timeout=10).read().decode()
+    def value(name):
+        found = re.search(rf"(?m)^{name} ([0-9.e+]+)$", text)
+        return float(found.group(1)) if found else 0.0
+    return value("customer_cache_store_commit_seconds_count"), value("customer_cache_store_committed_operations_total")
+
+
 def postgres_bench():
     """Webhook ingest with durable acks on a PostgreSQL store (scripts/postgres: a local server, fsync and
     synchronous_commit on) vs the same server's one-INSERT-per-transaction rate measured with pgbench in the same run.
-    BENCH_BASELINE_BINARY=path runs an older customer-cache build through the same load in every round too."""
-    import re
+    The two alternate: each round runs pgbench with 1 client (synchronous_commit on, a table shaped like
+    processed_events) right before the service, and the ratio is reported per round pair, since the machine's load
+    moves both. BENCH_BASELINE_BINARY=path runs an older customer-cache build through the same load in every round
+    too, right after this build, against the same pgbench round. BENCH_PG_MANY_CLIENTS=1 adds a 64-client pgbench."""
     baseline_binary = os.environ.get("BENCH_BASELINE_BINARY")
     pg = LocalPostgres()
     bin_dir = sorted(d for d in os.listdir("/usr/lib/postgresql"))[-1]
     pgbench = os.path.join("/usr/lib/postgresql", bin_dir, "bin", "pgbench")
     script = os.path.join(tempfile.mkdtemp(prefix="bench-pg-"), "insert.sql")
     open(script, "w").write("INSERT INTO bench_one (id, received_s) VALUES (:client_id::text || '-' || random(), 0);\n")
+    pg_env = dict(pg.env, PGOPTIONS="-c synchronous_commit=on")
+
+    def pgbench_tps(clients):
+        schema_url, _ = pg.schema("CREATE TABLE {schema}.bench_one (id text PRIMARY KEY, received_s bigint NOT NULL); "
+                                  "CREATE INDEX ON {schema}.bench_one (received_s)")
+        out = subprocess.run([pgbench, "-n", "-f", script, "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(DURATION), schema_url],
+                             capture_output=True, text=True, env=pg_env).stdout
+        return float(re.search(r"tps = ([0-9.]+)", out).group(1))
+
+    def service_round(binary):
+        schema_url, _ = pg.schema()
+        service, webhook, rpc, data = pg.serve(schema_url, binary)
+        try:
+            cpu_before, (commits_before, operations_before) = cpu_seconds(service.proc.pid), commit_stats(rpc)
+            load = signed_webhook_load(webhook)
+            commits, operations = commit_stats(rpc)
+            commits, operations = commits - commits_before, operations - operations_before
+            load["mean_batch"] = operations / commits if commits else 0.0
+            load["cpu_us_per_event"] = (cpu_seconds(service.proc.pid) - cpu_before) * 1e6 / max(1, operations)
+            return load
+        finally:
+            service.stop()
+            shutil.rmtree(data, ignore_errors=True)
+
+    builds = {None: []}
+    if baseline_binary:
+        builds[baseline_binary] = []
+    singles, concurrent = [], []
     try:
-        results, baselines, singles, concurrent = [], [], [], []
         for _ in range(ROUNDS):
-            for binary, into in ((None, results), (baseline_binary, baselines)):
-                if into is baselines and not baseline_binary:
-                    continue
-                schema_url, _ = pg.schema()
-                service, webhook, rpc, data = pg.serve(schema_url, binary)
-                try:
-                    into.append(signed_webhook_load(webhook))
-                finally:
-                    service.stop()
-                    shutil.rmtree(data, ignore_errors=True)
-            schema_url, _ = pg.schema("CREATE TABLE {schema}.bench_one (id text PRIMARY KEY, received_s bigint)")
-            for clients, into in ((1, singles), (CONNECTIONS, concurrent)):
-                out = subprocess.run([pgbench, "-n", "-f", script, "-c", str(clients), "-j", "2", "-T", str(DURATION), schema_url],
-                                     capture_output=True, text=True, env=pg.env).stdout
-                into.append(float(re.search(r"tps = ([0-9.]+)", out).group(1)))
+            singles.append(pgbench_tps(1))
+            for binary, rows in builds.items():
+                rows.append(service_round(binary))
+            if os.environ.get("BENCH_PG_MANY_CLIENTS") == "1":
+                concurrent.append(pgbench_tps(CONNECTIONS))
     finally:
         pg.stop()
-    single, many = statistics.median(singles), statistics.median(concurrent)
+    single = statistics.median(singles)
     print(f"\nsigned webhooks, durable acks on PostgreSQL ({ROUNDS} rounds x {DURATION}s, {CONNECTIONS} keep-alive senders; medians)")
-    print(f"  same server, pgbench one INSERT per transaction: {single:.0f} tps with 1 client, {many:.0f} tps with {CONNECTIONS} clients "
-          f"(per round, 1 client: {', '.join('%.0f' % x for x in singles)})")
-    for label, rows in (("this build", results), (f"baseline {baseline_binary}", baselines)):
-        if not rows:
-            continue
+    print(f"  same server, pgbench -c1 one INSERT per transaction (synchronous_commit on), right before each round: "
+          f"median {single:.0f} tps (per round: {', '.join('%.0f' % x for x in singles)})")
+    if concurrent:
+        print(f"  pgbench with {CONNECTIONS} clients after each round: median {statistics.median(concurrent):.0f} tps")
+    for binary, rows in builds.items():
         eps = statistics.median(r["events_per_second"] for r in rows)
         p50 = statistics.median(r["p50_ms"] for r in rows)
         p99 = statistics.median(r["p99_ms"] for r in rows)
         bad = sum(sum(v for k, v in r["statuses"].items() if k != "200") for r in rows)
-        per_round = ", ".join("%.1f" % (r["events_per_second"] / s) for r, s in zip(rows, singles))
-        print(f"  {label}: {eps:.0f} events/s applied, p50 {p50:.2f} ms, p99 {p99:.2f} ms, non-200: {bad}")
-        print(f"    ratio to one-INSERT-per-transaction: {eps / single:.1f}x (1 client; per round {per_round}), {eps / many:.1f}x ({CONNECTIONS} clients)")
+        ratios = [r["events_per_second"] / s for r, s in zip(rows, singles)]
+        print(f"  {'this build' if binary is None else 'baseline ' + binary}: {eps:.0f} events/s applied "
+              f"(per round: {', '.join('%.0f' % r['events_per_second'] for r in rows)}), p50 {p50:.2f} ms, p99 {p99:.2f} ms, non-200: {bad}")
+        print(f"    ratio to the same round's pgbench -c1: median {statistics.median(ratios):.1f}x (per round {', '.join('%.1f' % x for x in ratios)})")
+        print(f"    mean group commit {statistics.median(r['mean_batch'] for r in rows):.1f} events (per round "
+              f"{', '.join('%.1f' % r['mean_batch'] for r in rows)}); service cpu {statistics.median(r['cpu_us_per_event'] for r in rows):.0f} us/event")
+
+
+def postgres_cpu_seconds(data_dir):
+    """CPU of a PostgreSQL cluster so far: the postmaster, its live children, and the children it already reaped."""
+    tick = os.sysconf("SC_CLK_TCK")
+    postmaster = int(open(os.path.join(data_dir, "postmaster.pid")).readline())
+    total = 0.0
+    pids = [postmaster] + [int(p) for p in subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()]
+    for p in pids:
+        try:
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += sum(int(fields[i]) for i in ((11, 12, 13, 14) if p == postmaster else (11, 12))) / tick
+        except OSError:
+            pass
+    return total
+
+
+def pg_instructions_bench():
+    """Instructions per applied webhook on PostgreSQL under callgrind (stripped release binary, all threads), the
+    same figure however loaded the machine is: PG_INSTR_WARMUP events, counters zeroed, PG_INSTR_EVENTS more, from
+    one keep-alive sender (one event per transaction) and then from 32 at once (group commit; the mean batch is
+    printed). BENCH_BASELINE_BINARY=path counts an older build the same way. Also the PostgreSQL cluster's CPU per
+    event over the counted part, and this build's top functions by self cost for the 32-sender load."""
+    import threading
+    warmup = int(os.environ.get("PG_INSTR_WARMUP", "1000"))
+    measured = int(os.environ.get("PG_INSTR_EVENTS", "4000"))
+    builds = [("this build", os.path.join(RELEASE, "customer-cache"))]
+    if os.environ.get("BENCH_BASELINE_BINARY"):
+        builds.append((f"baseline {os.environ['BENCH_BASELINE_BINARY']}", os.environ["BENCH_BASELINE_BINARY"]))
+    pg = LocalPostgres()
+    pg_dir = next(os.path.join(pg.dir, d) for d in ("data", "") if os.path.exists(os.path.join(pg.dir, d, "postmaster.pid")))
+    results = []
+    try:
+        for label, source in builds:
+            binary = os.path.join(tempfile.mkdtemp(prefix="bench-stripped-"), "customer-cache")
+            shutil.copy2(source, binary)
+            subprocess.run(["strip", "--strip-debug", binary], check=True)
+            grind = Callgrind()
+            schema_url, _ = pg.schema()
+            service, webhook, rpc, data = start_service({"CUSTOMER_CACHE_DATABASE_PASSWORD": pg.password}, ("--database-url", schema_url),
+                                                        wrapper=grind.wrapper, binary=binary, timeout=180)
+            counter = iter(range(10**9))
+            lock = threading.Lock()
+
+            def send(clients, per_client):
+                def one():
+                    client = KeepAliveClient(webhook)
+                    try:
+                        for _ in range(per_client):
+                            with lock:
+                                i = next(counter)
+                            status, body = client.exchange(signed_webhook(i, webhook))
+                            if status != 200 or b'"applied"' not in body:
+                                raise RuntimeError(f"webhook {i}: {status} {body[:200]!r}")
+                    finally:
+                        client.close()
+                threads = [threading.Thread(target=one) for _ in range(clients)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+            row = {"label": label}
+            try:
+                send(1, warmup)
+                for name, clients in (("serial", 1), ("concurrent", 32)):
+                    commits0, ops0 = commit_stats(rpc)
+                    pg0 = postgres_cpu_seconds(pg_dir)
+                    total, path = grind.count(service.proc.pid, lambda: send(clients, measured // clients))
+                    commits1, ops1 = commit_stats(rpc)
+                    events = (measured // clients) * clients
+                    row[name] = (total / events, (ops1 - ops0) / max(1, commits1 - commits0), (postgres_cpu_seconds(pg_dir) - pg0) * 1e6 / events)
+                    row[name + "_dump"], row[name + "_events"] = path, events
+                row["top"] = top_functions(row["concurrent_dump"], row["concurrent_events"], 15) if not results else []
+            finally:
+                service.stop()
+                shutil.rmtree(data, ignore_errors=True)
+                shutil.rmtree(os.path.dirname(binary), ignore_errors=True)
+            results.append((row, grind))
+    finally:
+        pg.stop()
+    print(f"\nsigned webhooks applied on PostgreSQL: user-space instructions per event (callgrind Ir, all threads; {warmup} warm-up, "
+          f"{measured} counted) and PostgreSQL CPU per event in the same span")
+    for row, grind in results:
+        for name, title in (("serial", "1 sender (a transaction per event)"), ("concurrent", "32 senders (group commit)")):
+            ir, batch, pg_us = row[name]
+            print(f"  {row['label']}, {title}: {ir:,.0f} Ir/event, mean batch {batch:.1f}, PostgreSQL {pg_us:.0f} us cpu/event")
+    for row, grind in results:
+        if row["top"]:
+            print(f"\n  {row['label']}, 32 senders: top functions by self cost, instructions per event")
+            for cost, name, library in row["top"]:
+                print(f"  {cost:10.0f}  {name[:110]}  [{library}]")
+        shutil.rmtree(grind.dir, ignore_errors=True)
 
 
 def propagation_bench():
@@ -669,11 +793,23 @@ def propagation_bench():
         print(f"    webhook sent to A -> visible on B: p50 {med('send_p50_ms'):.2f} ms, p99 {med('send_p99_ms'):.2f} ms")
 
 
+def bounded_bench():
+    """Eviction policies on a Zipf trace, then customer.get with bounded memory (bench/bounded.py)."""
+    out = subprocess.run([os.path.join(RELEASE, "customer-cache-bench"), "eviction"], capture_output=True, text=True, check=True).stdout
+    result = __import__("json").loads(out)
+    print(f"\neviction policies, one Zipf(s={result['zipf_s']}) trace of {result['requests']} reads over {result['customers']} customers, "
+          f"memory {result['capacity']} (customer-cache-bench eviction; 3 alternating rounds, median ns)")
+    for name in ("sieve", "lru", "fifo"):
+        print(f"  {name:6} hit ratio {result[name]['hit_ratio']:.4f}  {result[name]['ns_per_read']:.0f} ns/read")
+    import bounded
+    bounded.run()
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "http"
     scenarios = {"http": [http_bench], "soak": [soak], "rpc": [rpc_bench], "webhooks": [webhook_bench], "warm": [warm_bench],
-                 "postgres": [postgres_bench, propagation_bench], "propagation": [propagation_bench],
-                 "instructions": [instructions_bench]}
+                 "postgres": [postgres_bench, propagation_bench], "ingest": [postgres_bench], "pginstructions": [pg_instructions_bench],
+                 "propagation": [propagation_bench], "instructions": [instructions_bench], "bounded": [bounded_bench]}
     scenarios["all"] = [f for name in ("http", "rpc", "webhooks", "warm", "soak", "instructions") for f in scenarios[name]]
     if mode not in scenarios:
         sys.exit(f"unknown scenario {mode}; one of {', '.join(scenarios)}")

@@ -41,6 +41,8 @@ public struct AppConfiguration: Sendable {
     public var liveMode: Bool
     /// How long processed event ids are remembered for deduplication.
     public var dedupRetentionSeconds: Int64
+    /// Most customers held in memory (0: every one); beyond it SIEVE evicts, and a miss reads the store first.
+    public var maxCachedCustomers: Int
 
     /// Internal callers' bearer tokens; empty means RPC authentication is off.
     public var callerTokens: CallerTokens
@@ -127,6 +129,7 @@ public struct AppConfiguration: Sendable {
         signatureToleranceSeconds = Int64(try sources.integer("signature-tolerance-seconds", range: 1...86_400))
         liveMode = try sources.boolean("live-mode")
         dedupRetentionSeconds = Int64(try sources.integer("dedup-retention-hours", range: 1...24 * 365)) * 3600
+        maxCachedCustomers = try sources.integer("max-cached-customers", range: 0...1_000_000_000)
         let secretsFile = sources.optionalString("webhook-secrets-file")
         let secretsFromEnvironment = environment[Self.webhookSecretsEnvironmentName].flatMap { $0.isEmpty ? nil : $0 }
         var secretsText: String?
@@ -288,6 +291,7 @@ extension AppConfiguration {
         .init(key: "signature-tolerance-seconds", defaultValue: "300", help: "Accepted signature timestamp skew, both directions"),
         .init(key: "live-mode", defaultValue: "false", help: "true for live (production) events, false for test mode"),
         .init(key: "dedup-retention-hours", defaultValue: "168", help: "How long processed event ids are remembered"),
+        .init(key: "max-cached-customers", defaultValue: "0", help: "Most customers kept in memory (0: all); beyond it the least used are evicted and read from the store"),
         .init(key: "rpc-tokens-file", defaultValue: nil, help: "File of 'caller token [methods]' lines (else CUSTOMER_CACHE_RPC_TOKENS); unset: no RPC auth"),
         .init(key: "upstream-url", defaultValue: "https://api.digitalriver.com", help: "Digital River API base URL"),
         .init(key: "api-key-file", defaultValue: nil, help: "File with the Digital River secret API key (else DR_API_KEY); unset: upstream disabled"),

@@ -101,14 +101,14 @@ public final class CustomerCacheService: Sendable {
                                                                : configuration.sandbox ? "sandbox emulator (not Digital River)" : "configured")
         }
         readiness.register("purge") { storeHolder.purgeReadiness() }
-        metrics.gauge("customer_cache_store_purges_pending", help: "Purged customers whose old bytes may still be in the WAL (checkpoint+truncate failed; retried).") {
+        metrics.gauge(.storePurgesPending) {
             storeHolder.current?.health.pendingPurgeCount ?? 0
         }
         // With PostgreSQL both count the queue every replica shares.
-        metrics.gauge("customer_cache_forget_queue", help: "Requests to be forgotten not yet delivered to Digital River.") {
+        metrics.gauge(.forgetQueue) {
             forgetDelivery.queueState().waiting
         }
-        metrics.gauge("customer_cache_forget_parked", help: "Queued forgets Digital River refused for good (4xx), retried rarely.") {
+        metrics.gauge(.forgetParked) {
             forgetDelivery.queueState().parkedByReason.values.reduce(0, +)
         }
 
@@ -116,7 +116,7 @@ public final class CustomerCacheService: Sendable {
         Self.addHealthRoutes(to: &rpcRouter, readiness: readiness, listener: .rpc)
         rpcRouter.add("POST", "/rpc", .deferred { request, sink in rpc.handle(request, sink) })
         rpcRouter.add("GET", "/metrics", .inline { _ in
-            HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4")]),
+            HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),
                          body: Array(metrics.render().utf8))
         })
 
@@ -126,31 +126,31 @@ public final class CustomerCacheService: Sendable {
                                     router: rpcRouter, logger: logger)
         listeners = ListenerGroup([webhookServer, rpcServer], logger: logger)
         for (name, server) in [("webhook", webhookServer), ("rpc", self.rpcServer)] {
-            metrics.gauge("customer_cache_http_open_connections", help: "Open TCP connections per listener.", labels: [("listener", name)]) {
+            metrics.gauge(.httpOpenConnections, labels: [("listener", name)]) {
                 server.openConnections
             }
             Self.registerConnectionProtectionMetrics(of: server, named: name, in: metrics)
         }
         for state in [CustomerRecord.State.live, .deleted, .forgotten] {
-            metrics.gauge("customer_cache_customers", help: "Records held in memory by state.", labels: [("state", "\(state)")]) {
+            metrics.gauge(.customers, labels: [("state", "\(state)")]) {
                 storeHolder.current?.countsByState()[state] ?? 0
             }
         }
         // PostgreSQL only (0 with SQLite): how far this replica's memory is behind what any replica committed.
-        metrics.gauge("customer_cache_store_changes_behind", help: "Committed changes not yet applied to this replica's memory.") {
+        metrics.gauge(.storeChangesBehind) {
             Int(storeHolder.current?.replication?.changesBehind ?? 0)
         }
-        metrics.gauge("customer_cache_store_replication_lag_milliseconds", help: "Commit-to-memory delay of the last change applied from the shared store.") {
-            Int(storeHolder.current?.replication?.lastPropagationMilliseconds ?? 0)
+        metrics.gauge(.storeReplicationLagSeconds) {
+            Double(storeHolder.current?.replication?.lastPropagationMilliseconds ?? 0) / 1000
         }
-        metrics.gauge("customer_cache_store_reachable", help: "0 while the writer finds the shared store unreachable (PostgreSQL down or restarting; 1 with SQLite).") {
+        metrics.gauge(.storeReachable) {
             storeHolder.current?.health.unreachable == true ? 0 : 1
         }
-        metrics.gauge("customer_cache_store_follower_connected", help: "1 while the change follower is connected to the shared store (1 with SQLite).") {
+        metrics.gauge(.storeFollowerConnected) {
             storeHolder.current?.replication?.connected == false ? 0 : 1
         }
         let secretCount = secrets.count
-        metrics.gauge("customer_cache_webhook_secrets_configured", help: "Signing secrets configured (0 means every webhook is rejected).") {
+        metrics.gauge(.webhookSecretsConfigured) {
             secretCount
         }
     }
@@ -158,19 +158,12 @@ public final class CustomerCacheService: Sendable {
     /// What a listener did to protect itself from clients that exhaust descriptors, connections or memory.
     private static func registerConnectionProtectionMetrics(of server: HTTPServer, named name: String, in metrics: MetricsRegistry) {
         for reason in HTTPServer.AcceptErrorReason.allCases {
-            metrics.counter("customer_cache_http_accept_errors_total", help: "Failed accepts (emfile, enfile: out of descriptors).",
-                            labels: [("listener", name), ("reason", reason.rawValue)]) { server.acceptErrors(reason) }
+            metrics.counter(.httpAcceptErrors, labels: [("listener", name), ("reason", reason.rawValue)]) { server.acceptErrors(reason) }
         }
-        metrics.counter("customer_cache_http_idle_connections_closed_total",
-                        help: "Idle connections closed to admit a new one at max-connections or when descriptors ran out.",
-                        labels: [("listener", name)]) { server.idleConnectionsClosed }
-        metrics.counter("customer_cache_http_connections_refused_total", help: "Connections answered 503 because none could be admitted.",
-                        labels: [("listener", name)]) { server.connectionsRefused }
-        metrics.counter("customer_cache_http_reads_paused_for_output_total",
-                        help: "Times a connection stopped being read because its unsent output passed max-output-buffer-bytes.",
-                        labels: [("listener", name)]) { server.readsPausedForOutput }
-        metrics.gauge("customer_cache_http_peak_output_buffer_bytes", help: "Most unsent response bytes one connection has held since start.",
-                      labels: [("listener", name)]) { server.peakOutputBufferBytes }
+        metrics.counter(.httpIdleConnectionsClosed, labels: [("listener", name)]) { server.idleConnectionsClosed }
+        metrics.counter(.httpConnectionsRefused, labels: [("listener", name)]) { server.connectionsRefused }
+        metrics.counter(.httpReadsPausedForOutput, labels: [("listener", name)]) { server.readsPausedForOutput }
+        metrics.gauge(.httpPeakOutputBufferBytes, labels: [("listener", name)]) { server.peakOutputBufferBytes }
     }
 
     /// Binds both listeners, then opens and loads the store (readiness fails until it is open), so the ports are
@@ -235,8 +228,9 @@ public final class CustomerCacheService: Sendable {
             }
         }
         storeConfiguration.dedupRetentionSeconds = configuration.dedupRetentionSeconds
-        let commitLatency = metrics.histogram("customer_cache_store_commit_seconds", help: "Duration of one grouped store transaction.")
-        let commitSize = metrics.counter("customer_cache_store_committed_operations_total", help: "Operations committed to the store.")
+        storeConfiguration.maxCachedCustomers = configuration.maxCachedCustomers
+        let commitLatency = metrics.histogram(.storeCommitSeconds)
+        let commitSize = metrics.counter(.storeCommittedOperations)
         let healthLog = StoreHealthLog(metrics: metrics, logger: logger)
         let open: @Sendable () throws(StoreError) -> CustomerStore = { [clock, storeConfiguration] () throws(StoreError) in
             try CustomerStore(configuration: storeConfiguration, clock: clock, onCommit: { seconds, operations in

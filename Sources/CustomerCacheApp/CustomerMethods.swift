@@ -18,6 +18,7 @@ final class CustomerMethods: Sendable {
     private let logger: Logger
     private let clock: @Sendable () -> Int64
     private let counters: RPCCounters
+    private let memory: MemoryMetrics
     private let forgetDelivery: ForgetDelivery
     /// PostgreSQL only: the create lock per id and the committed checkpoints, shared with the other replicas.
     private let cluster: ClusterCoordinator?
@@ -35,6 +36,7 @@ final class CustomerMethods: Sendable {
         self.logger = logger
         self.clock = clock
         self.counters = RPCCounters(metrics)
+        self.memory = MemoryMetrics(metrics, store: store)
     }
 
     /// Every method this service answers, for the method table and the OpenRPC consistency test.
@@ -50,11 +52,11 @@ final class CustomerMethods: Sendable {
         }
         table.register("customer.ensure", execution: .concurrent) { [self] call throws(JSONRPCError) in
             if let denied = authorize(call) { throw denied }
-            return try await ensure(call)
+            do throws(JSONRPCError) { return try await ensure(call) } catch { counters.failed("customer.ensure", error); throw error }
         }
         table.register("customer.forget", execution: .concurrent) { [self] call throws(JSONRPCError) in
             if let denied = authorize(call) { throw denied }
-            return try await forget(call)
+            do throws(JSONRPCError) { return try await forget(call) } catch { counters.failed("customer.forget", error); throw error }
         }
         table.register("cache.load") { [self] call throws(JSONRPCError) in
             if let denied = authorize(call) { throw denied }
@@ -95,26 +97,64 @@ final class CustomerMethods: Sendable {
     }
 
     /// The event-loop path: cache hits and definite answers; anything needing I/O returns `.needsAsync`.
+    /// Every definite answer is counted here, an error by its code (not found, gone, other).
     private func getImmediately(_ call: JSONRPCCall) -> JSONRPCImmediateResult {
+        let (result, answerer) = answerImmediately(call)
+        count(result, answeredBy: answerer)
+        return result
+    }
+
+    /// Who gave a definite customer.get answer, for bounded memory's hit ratio; `nil`: no lookup was made (bad
+    /// parameters, store opening).
+    private enum Answerer { case memory, store, nobody }
+
+    /// Counts one definite customer.get answer: its RPC outcome, and who answered it.
+    private func count(_ result: JSONRPCImmediateResult, answeredBy answerer: Answerer?) {
+        switch result {
+        // Memory or the store (bounded memory): either way the cache answered without Digital River.
+        case .result: counters.getHit.increment()
+        case .error(let error): counters.failed("customer.get", error)
+        case .needsAsync: return
+        }
+        switch answerer {
+        case .memory?: memory.hits.increment()
+        case .store?: memory.answeredByStore.increment()
+        case .nobody?: memory.answeredByNone.increment()
+        case nil: break
+        }
+    }
+
+    private func answerImmediately(_ call: JSONRPCCall) -> (JSONRPCImmediateResult, Answerer?) {
         let parameters: GetParameters
-        do { parameters = try getParameters(call) } catch { return .error(error) }
-        guard !parameters.fromUpstream, !parameters.fromStore else { return .needsAsync }
-        guard let store = store.current else { return .error(RPCErrorCode.storeUnavailable.error([("reason", "store is opening")])) }
+        do { parameters = try getParameters(call) } catch { return (.error(error), nil) }
+        guard !parameters.fromUpstream, !parameters.fromStore else { return (.needsAsync, nil) }
+        guard let store = store.current else { return (.error(RPCErrorCode.storeUnavailable.error([("reason", "store is opening")])), nil) }
         if let record = store.record(for: parameters.id) {
-            switch record.state {
-            case .live:
-                if record.stale, upstream != nil { return .needsAsync }
-                counters.getHit.increment()
-                return .result(JSONRPCResult(encoded: record.body))
-            case .deleted, .forgotten:
-                counters.getGone.increment()
-                return .error(gone(record))
-            }
+            return (answer(record) ?? .needsAsync, .memory)
         }
-        if upstream == nil || negativeCache.contains(parameters.id, now: clock()) {
-            counters.getNotFound.increment()
-            return .error(notFound(parameters.id))
+        // Bounded memory: the store may hold it. SQLite is read here, on the calling thread (a primary-key read);
+        // PostgreSQL in the async path.
+        if store.isBounded {
+            guard let found = try? store.lookupWithoutWaiting(parameters.id) else { return (.needsAsync, nil) }
+            if let record = found.record { return (answer(record) ?? .needsAsync, .store) }
         }
+        return (notFoundWithoutUpstream(parameters.id), .nobody)
+    }
+
+    /// A definite answer from a record memory or the store held; nil when it is stale and Digital River can refresh it.
+    private func answer(_ record: CustomerRecord) -> JSONRPCImmediateResult? {
+        switch record.state {
+        case .live:
+            if record.stale, upstream != nil { return nil }
+            return .result(JSONRPCResult(encoded: record.body))
+        case .deleted, .forgotten:
+            return .error(gone(record))
+        }
+    }
+
+    /// Not found, when Digital River cannot be asked (none configured, or it said 404 recently); else `.needsAsync`.
+    private func notFoundWithoutUpstream(_ id: String) -> JSONRPCImmediateResult {
+        if upstream == nil || negativeCache.contains(id, now: clock()) { return .error(notFound(id)) }
         return .needsAsync
     }
 
@@ -125,30 +165,53 @@ final class CustomerMethods: Sendable {
             do {
                 committed = try await store.committedRecord(for: parameters.id)
             } catch {
-                throw RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))])
+                let failure = RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))])
+                counters.failed("customer.get", failure)
+                throw failure
             }
             if let committed {
-                guard committed.state == .live else { throw gone(committed) }
-                if !(committed.stale && upstream != nil) { return JSONRPCResult(encoded: committed.body) }
+                guard committed.state == .live else {
+                    counters.failed("customer.get", gone(committed))
+                    throw gone(committed)
+                }
+                if !(committed.stale && upstream != nil) {
+                    counters.getStoreRead.increment()
+                    return JSONRPCResult(encoded: committed.body)
+                }
             }
         } else if !parameters.fromUpstream {
+            // getImmediately counts its own definite answers.
             switch getImmediately(call) {
             case .result(let result): return result
             case .error(let error): throw error
             case .needsAsync: break
             }
+            // PostgreSQL with bounded memory: the store is read here, before any read-through.
+            if let store = store.current, store.isBounded, store.isShared, store.record(for: parameters.id) == nil {
+                let found: CustomerRecord?
+                do { found = try await store.lookup(parameters.id).record } catch {
+                    let failure = RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))])
+                    count(.error(failure), answeredBy: .nobody)
+                    throw failure
+                }
+                let answer = if let found { answer(found) ?? .needsAsync } else { notFoundWithoutUpstream(parameters.id) }
+                count(answer, answeredBy: found == nil ? .nobody : .store)
+                switch answer {
+                case .result(let result): return result
+                case .error(let error): throw error
+                case .needsAsync: break
+                }
+            }
         }
         // Each call ends in exactly one outcome, so sum() over customer.get's series counts calls.
         switch await readThrough(parameters.id) {
         case .success(let record):
+            memory.answeredByUpstream.increment()
             counters.getReadThrough.increment()
             return JSONRPCResult(encoded: record.body)
         case .failure(let error):
-            switch error.code {
-            case RPCErrorCode.customerNotFound.rawValue: counters.getNotFound.increment()
-            case RPCErrorCode.customerGone.rawValue: counters.getGone.increment()
-            default: counters.getFailed.increment()
-            }
+            memory.answeredByNone.increment()
+            counters.failed("customer.get", error)
             throw error
         }
     }
@@ -161,14 +224,14 @@ final class CustomerMethods: Sendable {
             guard let upstream else {
                 // Only `consistency: "upstream"` gets here without an upstream. Saying "not found" would deny a
                 // customer the cache may hold, so the answer names the missing upstream instead.
-                if let cached = store.record(for: id), cached.state != .live { return .failure(gone(cached)) }
+                if let cached = await cachedOrStored(id, in: store), cached.state != .live { return .failure(gone(cached)) }
                 return .failure(Self.noUpstream)
             }
             let fetched: Customer?
             do throws(DigitalRiverError) {
                 fetched = try await upstream.retrieveCustomer(id: id)
             } catch {
-                if let cached = store.record(for: id), cached.state == .live {
+                if let cached = await cachedOrStored(id, in: store), cached.state == .live {
                     counters.servedStale.increment()
                     logger.warning("upstream read failed; serving cached copy", metadata: ["customer_id": "\(id)", "error": "\(error.kind.rawValue)"])
                     return .success(cached)
@@ -177,7 +240,7 @@ final class CustomerMethods: Sendable {
             }
             guard let customer = fetched else {
                 negativeCache.insert(id, now: clock())
-                if let cached = store.record(for: id), cached.state != .live { return .failure(gone(cached)) }
+                if let cached = await cachedOrStored(id, in: store), cached.state != .live { return .failure(gone(cached)) }
                 return .failure(notFound(id))
             }
             return await storeSnapshot(customer, in: store)
@@ -191,8 +254,15 @@ final class CustomerMethods: Sendable {
             return .failure(RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))]))
         }
         negativeCache.remove(customer.id)
-        guard let record = store.record(for: customer.id) else { return .failure(notFound(customer.id)) }
+        guard let record = await cachedOrStored(customer.id, in: store) else { return .failure(notFound(customer.id)) }
         return record.state == .live ? .success(record) : .failure(gone(record))
+    }
+
+    /// Memory's record, else (bounded memory) the store's; nil also when the store cannot be read (callers then act
+    /// as they would for an unknown customer, which the store's rules make safe for writes).
+    private func cachedOrStored(_ id: String, in store: CustomerStore) async -> CustomerRecord? {
+        if let cached = store.record(for: id) { return cached }
+        return store.isBounded ? try? await store.lookup(id).record : nil
     }
 
     // MARK: customer.ensure
@@ -200,7 +270,12 @@ final class CustomerMethods: Sendable {
     private func ensure(_ call: JSONRPCCall) async throws(JSONRPCError) -> JSONRPCResult {
         let (id, body) = try EnsureValidation.createBody(from: call.params)
         guard let store = store.current else { throw RPCErrorCode.storeUnavailable.error([("reason", "store is opening")]) }
-        if let record = store.record(for: id) {
+        let known: CustomerRecord?
+        // With bounded memory the store is asked too: a deleted customer must never be re-created.
+        do { known = try await store.lookup(id).record } catch {
+            throw RPCErrorCode.storeUnavailable.error([("reason", .string(error.code.rawValue))])
+        }
+        if let record = known {
             guard record.state == .live else { throw gone(record) }
             counters.ensureExisting.increment()
             return Self.ensureResult(record, created: false)
@@ -306,7 +381,7 @@ final class CustomerMethods: Sendable {
         let id = try customerID(call)
         guard let store = store.current else { throw RPCErrorCode.storeUnavailable.error([("reason", "store is opening")]) }
         var alreadyDone = false
-        if store.record(for: id)?.state == .forgotten { alreadyDone = await !forgetDelivery.isQueued(id, in: store) }
+        if await cachedOrStored(id, in: store)?.state == .forgotten { alreadyDone = await !forgetDelivery.isQueued(id, in: store) }
         let outcome: ApplyOutcome
         do {
             // Purge locally first and durably queue the upstream request in the same transaction: whatever
@@ -387,7 +462,7 @@ final class CustomerMethods: Sendable {
         for (operation, outcome) in zip(operations, outcomes) {
             if case .snapshot = operation { counts[outcome, default: 0] += 1 }
         }
-        counters.loaded.increment(by: counts[.applied] ?? 0)
+        counters.loadedCustomers.increment(by: counts[.applied] ?? 0)
         var result = JSONObject()
         result["applied"] = .number(JSONNumber(counts[.applied] ?? 0))
         result["unchanged"] = .number(JSONNumber(counts[.unchanged] ?? 0))
@@ -465,24 +540,38 @@ final class CustomerMethods: Sendable {
     }
 }
 
-/// Per-method outcome counters for /metrics.
+/// Per-method outcome counters for /metrics: each call of customer.get, customer.ensure and customer.forget ends
+/// in exactly one outcome (errors by code: not_found, gone, error), so sum() by method counts calls.
 final class RPCCounters: Sendable {
-    let getHit, getReadThrough, getNotFound, getGone, getFailed, servedStale, ensureCreated, ensureExisting, forgets, loaded: Counter
+    let getHit, getStoreRead, getReadThrough, servedStale, ensureCreated, ensureExisting, forgets, loadedCustomers: Counter
+    private let failures: [String: (notFound: Counter, gone: Counter, other: Counter)]
 
     init(_ metrics: MetricsRegistry) {
-        let name = "customer_cache_rpc_outcomes_total"
-        let help = "JSON-RPC method outcomes."
-        getHit = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "cache_hit")])
-        getReadThrough = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "read_through")])
-        getNotFound = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "not_found")])
-        getGone = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "gone")])
-        getFailed = metrics.counter(name, help: help, labels: [("method", "customer.get"), ("outcome", "error")])
-        // A separate metric: a call served this way is also a read_through outcome, and must not count twice.
-        servedStale = metrics.counter("customer_cache_served_cached_upstream_down_total",
-                                      help: "Upstream reads that failed and were answered with the cached copy.", labels: [])
-        ensureCreated = metrics.counter(name, help: help, labels: [("method", "customer.ensure"), ("outcome", "created")])
-        ensureExisting = metrics.counter(name, help: help, labels: [("method", "customer.ensure"), ("outcome", "existing")])
-        forgets = metrics.counter(name, help: help, labels: [("method", "customer.forget"), ("outcome", "forgotten")])
-        loaded = metrics.counter(name, help: help, labels: [("method", "cache.load"), ("outcome", "applied")])
+        let outcome = { (method: String, outcome: String) in metrics.counter(.rpcOutcomes, labels: [("method", method), ("outcome", outcome)]) }
+        getHit = outcome("customer.get", "cache_hit")
+        getStoreRead = outcome("customer.get", "store_read")
+        getReadThrough = outcome("customer.get", "read_through")
+        // A separate family: a call served this way is also a read_through outcome, and must not count twice.
+        servedStale = metrics.counter(.servedCachedUpstreamDown)
+        ensureCreated = outcome("customer.ensure", "created")
+        ensureExisting = outcome("customer.ensure", "existing")
+        forgets = outcome("customer.forget", "forgotten")
+        // Customers, not calls: its own family, so it never inflates a sum over calls.
+        loadedCustomers = metrics.counter(.loadAppliedCustomers)
+        var failures: [String: (notFound: Counter, gone: Counter, other: Counter)] = [:]
+        for method in ["customer.get", "customer.ensure", "customer.forget"] {
+            failures[method] = (outcome(method, "not_found"), outcome(method, "gone"), outcome(method, "error"))
+        }
+        self.failures = failures
+    }
+
+    /// Counts a call of `method` that answered `error`.
+    func failed(_ method: String, _ error: JSONRPCError) {
+        guard let counters = failures[method] else { return }
+        switch error.code {
+        case RPCErrorCode.customerNotFound.rawValue: counters.notFound.increment()
+        case RPCErrorCode.customerGone.rawValue: counters.gone.increment()
+        default: counters.other.increment()
+        }
     }
 }

@@ -39,6 +39,7 @@ final class ForgetDelivery: Sendable {
     private let metrics: MetricsRegistry
     private let delivered: Counter
     private let outages: Counter
+    private let refused: Counter
     private let refusals = Mutex<[String: Counter]>([:])
     /// PostgreSQL only: the shared queue and its leases.
     private let cluster: ClusterCoordinator?
@@ -67,12 +68,10 @@ final class ForgetDelivery: Sendable {
         self.parkedRetrySeconds = parkedRetrySeconds
         self.clock = clock
         self.metrics = metrics
-        delivered = metrics.counter(Self.metricName, help: Self.metricHelp, labels: [("outcome", "delivered")])
-        outages = metrics.counter(Self.metricName, help: Self.metricHelp, labels: [("outcome", "failed")])
+        delivered = metrics.counter(.forgetDeliveries, labels: [("outcome", "delivered")])
+        outages = metrics.counter(.forgetDeliveries, labels: [("outcome", "failed")])
+        refused = metrics.counter(.forgetDeliveries, labels: [("outcome", "refused")])
     }
-
-    static let metricName = "customer_cache_forget_deliveries_total"
-    static let metricHelp = "Upstream forget deliveries by outcome (failed: outage, retried with backoff; refused: parked, by status)."
 
     /// One attempt (with the client's own retries). A refusal is parked in the store before returning.
     static func deliver(id: String, upstream: DigitalRiverClient, store: CustomerStore, logger: Logger) async -> Outcome {
@@ -117,9 +116,11 @@ final class ForgetDelivery: Sendable {
         case .delivered: delivered.increment()
         case .outage, .storeFailed: outages.increment()
         case .refused(let status, _):
+            refused.increment()
+            // The status is a label of its own family: a label on only the refused series would break sum().
             let counter = refusals.withLock { counters in
                 if let existing = counters[status] { return existing }
-                let made = metrics.counter(Self.metricName, help: Self.metricHelp, labels: [("outcome", "refused"), ("reason", status)])
+                let made = metrics.counter(.forgetRefusals, labels: [("status", status)])
                 counters[status] = made
                 return made
             }

@@ -18,13 +18,13 @@ final class RPCEndpoint: Sendable {
     }
 
     func handle(_ request: HTTPRequest, _ sink: HTTPResponseSink) {
-        guard Self.isJSON(request.headers["Content-Type"]) else {
+        guard request.headers.withValueBytes(.contentType, Self.isJSON) else {
             sink.send(.error(.unsupportedMediaType, code: "unsupported_media_type", message: "send Content-Type: application/json (or application/json-rpc, application/jsonrequest)"))
             return
         }
         var context = JSONRPCContext()
         if !tokens.isEmpty {
-            guard let caller = tokens.caller(forAuthorization: request.headers["Authorization"]) else {
+            guard let caller = tokens.caller(forAuthorization: request.headers[.authorization]) else {
                 sink.send(.error(.unauthorized, code: "unauthorized", message: "a valid bearer token is required",
                                  headers: HTTPHeaders([("WWW-Authenticate", #"Bearer realm="customer-cache""#)])))
                 return
@@ -58,36 +58,47 @@ final class RPCEndpoint: Sendable {
     /// CORS preflight, so refusing them keeps a web page from driving the internal mesh through a user's browser.
     /// Byte-level on purpose: this runs for every call, and Foundation's character-set trimming cost more than the lookup.
     static func isJSON(_ contentType: String?) -> Bool {
-        guard let contentType else { return true }
-        var bytes = contentType.utf8.makeIterator()
-        guard matchesCaseInsensitively(Self.jsonType, &bytes) else { return false }
-        var next = bytes.next()
-        if next == UInt8(ascii: "-") {
-            guard matchesCaseInsensitively(Self.rpcSuffix, &bytes) else { return false }
-            next = bytes.next()
-        } else if next == UInt8(ascii: "r") || next == UInt8(ascii: "R") {
-            guard matchesCaseInsensitively(Self.requestSuffix, &bytes) else { return false }
-            next = bytes.next()
+        guard var contentType else { return true }
+        return contentType.withUTF8 { isJSON(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The same over the header's bytes, as the request holds them (no string is built per call).
+    static func isJSON(_ contentType: UnsafeRawBufferPointer?) -> Bool {
+        guard let bytes = contentType else { return true }
+        var index = 0
+        guard matchesCaseInsensitively(Self.jsonType, bytes, &index) else { return false }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") {
+            index += 1
+            guard matchesCaseInsensitively(Self.rpcSuffix, bytes, &index) else { return false }
+        } else if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "r") {
+            index += 1
+            guard matchesCaseInsensitively(Self.requestSuffix, bytes, &index) else { return false }
         }
-        while let byte = next {
+        while index < bytes.count {
+            let byte = bytes[index]
             if byte == UInt8(ascii: ";") { return true }
             if byte != UInt8(ascii: " ") && byte != UInt8(ascii: "\t") { return false }
-            next = bytes.next()
+            index += 1
         }
         return true
     }
 
-    private static let jsonType = Array("application/json".utf8)
-    private static let rpcSuffix = Array("rpc".utf8)
-    private static let requestSuffix = Array("equest".utf8)
+    private static let jsonType: StaticString = "application/json"
+    private static let rpcSuffix: StaticString = "rpc"
+    private static let requestSuffix: StaticString = "equest"
 
-    /// Consumes `expected.count` bytes, true when they equal `expected` (lowercase ASCII) ignoring letter case.
-    private static func matchesCaseInsensitively(_ expected: [UInt8], _ bytes: inout String.UTF8View.Iterator) -> Bool {
-        for wanted in expected {
-            guard let byte = bytes.next() else { return false }
-            let isLetter = wanted >= UInt8(ascii: "a") && wanted <= UInt8(ascii: "z")
-            guard isLetter ? byte | 0x20 == wanted : byte == wanted else { return false }
+    /// Consumes `expected`'s bytes from `index`, true when they equal `expected` (lowercase ASCII) ignoring letter case.
+    private static func matchesCaseInsensitively(_ expected: StaticString, _ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> Bool {
+        let count = expected.utf8CodeUnitCount
+        guard bytes.count - index >= count else { return false }
+        let wanted = expected.utf8Start
+        for offset in 0..<count {
+            let byte = bytes[index + offset]
+            let letter = wanted[offset]
+            let isLetter = letter >= UInt8(ascii: "a") && letter <= UInt8(ascii: "z")
+            guard isLetter ? byte | 0x20 == letter : byte == letter else { return false }
         }
+        index += count
         return true
     }
 }

@@ -137,11 +137,10 @@ final class StoreHealthLog: Sendable {
 
     init(metrics: MetricsRegistry, logger: Logger) {
         self.logger = logger
-        followerDisconnects = metrics.counter("customer_cache_store_follower_reconnect_failures_total",
-                                              help: "Lost connections and failed reconnect attempts of the change follower.")
-        purgeFailures = metrics.counter("customer_cache_store_purge_failures_total", help: "Failed checkpoint+truncate attempts after a purge (retried).")
-        purgesCompleted = metrics.counter("customer_cache_store_purge_retries_completed_total", help: "Pending purges that a retry completed.")
-        commitFailures = metrics.counter("customer_cache_store_commit_failures_total", help: "Failed store commits (batches and probe writes).")
+        followerDisconnects = metrics.counter(.storeFollowerReconnectFailures)
+        purgeFailures = metrics.counter(.storePurgeFailures)
+        purgesCompleted = metrics.counter(.storePurgeRetriesCompleted)
+        commitFailures = metrics.counter(.storeCommitFailures)
     }
 
     func record(_ event: StoreHealthEvent) {

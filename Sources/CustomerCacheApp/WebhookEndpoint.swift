@@ -135,29 +135,26 @@ final class WebhookCounters: Sendable {
     private let outcomes: [ApplyOutcome: Counter]
 
     init(_ metrics: MetricsRegistry) {
-        let name = "customer_cache_webhook_events_total"
-        let help = "Webhook deliveries by outcome."
         // Verification is a step, not an outcome: every verified delivery also ends in one outcome below, so it is
-        // its own metric and sum(customer_cache_webhook_events_total) counts deliveries.
-        verified = metrics.counter("customer_cache_webhook_signatures_verified_total",
-                                   help: "Webhook deliveries whose signature verified.", labels: [])
-        malformed = metrics.counter(name, help: help, labels: [("outcome", "malformed_event")])
-        wrongMode = metrics.counter(name, help: help, labels: [("outcome", "wrong_mode")])
-        storeError = metrics.counter(name, help: help, labels: [("outcome", "store_error")])
-        sourceNotAllowed = metrics.counter(name, help: help, labels: [("outcome", "source_not_allowed")])
-        // The outcome metric has one label set for all series; why a signature failed is a separate metric.
-        let badSignature = metrics.counter(name, help: help, labels: [("outcome", "bad_signature")])
-        let staleTimestamp = metrics.counter(name, help: help, labels: [("outcome", "stale_timestamp")])
+        // its own family and sum(customer_cache_webhook_events_total) counts deliveries.
+        verified = metrics.counter(.webhookSignaturesVerified)
+        let outcome = { (name: String) in metrics.counter(.webhookEvents, labels: [("outcome", name)]) }
+        malformed = outcome("malformed_event")
+        wrongMode = outcome("wrong_mode")
+        storeError = outcome("store_error")
+        sourceNotAllowed = outcome("source_not_allowed")
+        // The outcome family has one label set for all series; why a signature failed is a separate family.
+        let badSignature = outcome("bad_signature")
+        let staleTimestamp = outcome("stale_timestamp")
         var rejections: [WebhookSignatureRejection.Code: (outcome: Counter, reason: Counter)] = [:]
         for code in WebhookSignatureRejection.Code.allCases {
-            let reason = metrics.counter("customer_cache_webhook_signature_rejections_total",
-                                         help: "Webhook signature rejections by reason.", labels: [("reason", code.rawValue)])
+            let reason = metrics.counter(.webhookSignatureRejections, labels: [("reason", code.rawValue)])
             rejections[code] = (code == .timestampOutsideTolerance ? staleTimestamp : badSignature, reason)
         }
         self.rejections = rejections
         var outcomes: [ApplyOutcome: Counter] = [:]
-        for outcome in ApplyOutcome.allCases {
-            outcomes[outcome] = metrics.counter(name, help: help, labels: [("outcome", outcome.rawValue)])
+        for applied in ApplyOutcome.allCases {
+            outcomes[applied] = outcome(applied.rawValue)
         }
         self.outcomes = outcomes
     }

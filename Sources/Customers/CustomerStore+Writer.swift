@@ -11,8 +11,14 @@ struct CommittedBatch {
     var forgetsDelivered: Set<String> = []
     var forgetsParked: [String: QueuedForget.Parked] = [:]
     var seenEvents: Set<String> = []
+    /// PostgreSQL: the change sequence of each of `records` (empty with SQLite).
+    var sequences: [Int64] = []
     /// Customers this batch forgot or deleted: their old bytes must leave the WAL before the purge is complete.
     var purged: Set<String> = []
+    /// PostgreSQL: the change sequences this batch appended, and the writer session's `pg_backend_pid()` (the
+    /// sender of its NOTIFY), so this replica's follower can step over them.
+    var changes: ClosedRange<Int64>?
+    var writerPID: Int32 = 0
 }
 
 /// The writer thread's SQLite side: one connection, statements prepared once, one transaction per batch.
@@ -34,6 +40,7 @@ final class Writer: @unchecked Sendable {
 
     fileprivate struct Statements {
         let upsert: SQLiteStatement
+        let selectOne: SQLiteStatement
         let markSeen: SQLiteStatement
         let oldestSeen: SQLiteStatement
         let prune: SQLiteStatement
@@ -166,6 +173,7 @@ final class Writer: @unchecked Sendable {
                 ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_us = excluded.updated_us,
                     event_us = excluded.event_us, stale = excluded.stale, body = excluded.body
                 """),
+            selectOne: try connection.prepare(StoreReaders.sqliteRowQuery),
             markSeen: try connection.prepare("INSERT INTO processed_events (id, received_s) VALUES (?, ?)"),
             oldestSeen: try connection.prepare("SELECT received_s FROM processed_events ORDER BY rowid LIMIT 1"),
             prune: try connection.prepare("""
@@ -191,14 +199,36 @@ final class Writer: @unchecked Sendable {
 
     /// Runs every request's operations in one IMMEDIATE transaction. Any failure rolls the whole batch back and
     /// fails every request in it: callers answer 503 and Digital River retries, so nothing half-applied is acked.
-    func commit(_ requests: [[StoreOperation]], now: Int64, current: (String) -> CustomerRecord?) -> Result<CommittedBatch, StoreError> {
+    /// Decides against memory, which is the committed state for every resident customer because this is the only
+    /// writer; a customer memory does not hold (bounded memory) is read from the file inside the transaction, never
+    /// taken for unknown (that would let a late event resurrect a tombstone or beat a newer version).
+    func commit(_ requests: [[StoreOperation]], now: Int64, current: (String) -> MemoryView) -> Result<CommittedBatch, StoreError> {
         do {
             let statements = try prepared()
             guard let connection else { throw StoreError(.closed, "store is closed") }
             let nowSeconds = now / 1_000_000
             let batch = try connection.transaction(.immediate) { () throws -> CommittedBatch in
                 var effects = SQLiteBatchEffects(statements: statements, connection: connection, seen: seen, nowSeconds: nowSeconds)
-                let batch = try BatchApplier.apply(requests, now: now, lookup: current, effects: &effects)
+                var readFailure: (any Error)?
+                let batch = try BatchApplier.apply(requests, now: now, lookup: { id in
+                    switch current(id) {
+                    case .resident(let record): return record
+                    case .absent: return nil
+                    case .notResident:
+                        do {
+                            return try statements.selectOne.query([.text(id)]) { row -> CustomerRecord? in
+                                guard let state = CustomerRecord.State(rawValue: row.int64(at: 1)) else { return nil }
+                                return CustomerRecord(id: id, state: state, updatedTime: row.int64(at: 2), eventTime: row.int64(at: 3),
+                                                      stale: row.int64(at: 4) != 0, body: row.blob(at: 5) ?? [])
+                            }.first ?? nil
+                        } catch {
+                            readFailure = error
+                            return nil
+                        }
+                    }
+                }, effects: &effects)
+                // A row that could not be read must not be decided as unknown: the whole batch fails (503, retried).
+                if let readFailure { throw readFailure }
                 for record in batch.records {
                     try statements.upsert.run([.text(record.id), .integer(record.state.rawValue), .integer(record.updatedTime),
                                                .integer(record.eventTime), .integer(record.stale ? 1 : 0), .blob(record.body)])

@@ -67,18 +67,23 @@ public struct StoreConfiguration: Sendable {
     /// database is unreachable (doubling, jittered so N replicas do not retry in step).
     public var reconnectFirstSeconds: Double = 0.1
     public var reconnectMaxSeconds: Double = 2
+    /// Most customers (tombstones included) kept in memory; 0 keeps every one (the default). Beyond it the least
+    /// useful are evicted (SIEVE), and a read of one that is not resident reads the store before Digital River.
+    public var maxCachedCustomers: Int = 0
 
     public init(path: String) {
         self.path = path
     }
 }
 
-/// The embedded customer store: SQLite is the durable truth, and every record is also held in memory so reads never
-/// touch disk. One writer thread owns the SQLite connection; concurrent writers' operations are grouped into one
+/// The embedded customer store: SQLite is the durable truth, and every record (or, with `maxCachedCustomers`, the
+/// most useful ones) is also held in memory so reads never touch disk. One writer thread owns the SQLite connection; concurrent writers' operations are grouped into one
 /// transaction (group commit), so a durable fsync is paid once per batch rather than once per event. Memory is
 /// updated only after the commit returns, so nothing is visible (or acknowledged) before it is durable.
 public final class CustomerStore: Sendable {
-    private let records: Mutex<[String: CustomerRecord]>
+    /// The resident customers; with PostgreSQL each entry also keeps the change sequence it reflects, so a follower
+    /// reading an older row never overwrites what this replica's writer published after a newer commit.
+    private let records: Mutex<ResidentCustomers>
     /// Records per state, kept up to date on every publish so a metrics scrape never walks the whole map while
     /// holding the lock every read needs.
     private let stateCounts: Mutex<[CustomerRecord.State: Int]>
@@ -86,15 +91,14 @@ public final class CustomerStore: Sendable {
     private let pendingForgets: Mutex<[String: QueuedForget]>
     private let queue: WriteQueue
     private let backend: any StoreBackend
-    /// PostgreSQL only: the change sequence each record in memory reflects, so a follower reading an older row never
-    /// overwrites what this replica's writer published after a newer commit.
-    private let sequences = Mutex<[String: Int64]>([:])
     /// PostgreSQL only; set once right after init (its callbacks need `self`).
     private let followerSlot = Mutex<ChangeFollower?>(nil)
     private var follower: ChangeFollower? { followerSlot.withLock { $0 } }
     private let databaseConfiguration: PostgresConfiguration?
-    /// PostgreSQL only: one connection for `consistency: "store"` reads, opened on first use.
-    private let reader = Mutex<PostgresConnection?>(nil)
+    /// Single-row reads that bypass memory: misses when memory is bounded, and `consistency: "store"`.
+    private let readers: StoreReaders
+    /// Most customers in memory (0: all).
+    public let memoryLimit: Int
     private let clock: @Sendable () -> Int64
     /// Called after each commit with its duration in seconds and the number of operations (for metrics).
     private let onCommit: @Sendable (Double, Int) -> Void
@@ -111,6 +115,7 @@ public final class CustomerStore: Sendable {
         let snapshot: StoreSnapshot
         let healthMonitor = StoreHealthMonitor(onEvent: onHealthEvent)
         self.healthMonitor = healthMonitor
+        memoryLimit = max(0, configuration.maxCachedCustomers)
         if let database = configuration.database {
             let opened = try PostgresBackend.open(configuration, database: database, health: healthMonitor)
             backend = opened.0
@@ -122,17 +127,30 @@ public final class CustomerStore: Sendable {
             snapshot = opened.1
             databaseConfiguration = nil
         }
-        records = Mutex(snapshot.records)
+        var resident = ResidentCustomers(limit: configuration.maxCachedCustomers)
+        resident.replaceAll(with: snapshot.records.values, sequence: snapshot.sequence)
         var counts: [CustomerRecord.State: Int] = [:]
-        for record in snapshot.records.values { counts[record.state, default: 0] += 1 }
+        for record in resident.records { counts[record.state, default: 0] += 1 }
+        records = Mutex(resident)
         stateCounts = Mutex(counts)
+        if let database = configuration.database {
+            readers = StoreReaders(.postgres(database), isUnreachable: { [healthMonitor] in
+                // While the writer finds PostgreSQL unreachable, answer at once rather than make every caller wait
+                // for a connect that may take the whole connect timeout. The writer's backoff clears the state.
+                let health = healthMonitor.current
+                return !health.committing && health.unreachable ? health.lastCommitError ?? "PostgreSQL is unreachable" : nil
+            })
+        } else {
+            readers = StoreReaders(.sqlite(path: configuration.path))
+        }
         checkpoints = Mutex(snapshot.checkpoints)
         pendingForgets = Mutex(snapshot.forgets)
         queue = WriteQueue()
         if let database = configuration.database {
-            let follower = ChangeFollower(database: database, startingAfter: snapshot.sequence,
+            let follower = ChangeFollower(database: database, startingAfter: snapshot.sequence, memoryLimit: memoryLimit,
+                                          residentIDs: { [weak self] in self?.records.withLock { $0.records.map(\.id) } ?? [] },
                                           retryFirstSeconds: configuration.reconnectFirstSeconds, retryMaxSeconds: configuration.reconnectMaxSeconds,
-                                          onEvent: onHealthEvent, publish: { [weak self] records, sequence in self?.publish(records, sequence: sequence) },
+                                          onEvent: onHealthEvent, publish: { [weak self] records, sequences in self?.publish(records, sequences: sequences, fromFollower: true) },
                                           reload: { [weak self] snapshot in self?.replaceAll(snapshot) })
             followerSlot.withLock { $0 = follower }
         }
@@ -143,14 +161,61 @@ public final class CustomerStore: Sendable {
 
     // MARK: reads (memory only)
 
-    /// The record for `id`, live or tombstone; nil when the cache has never seen it.
+    /// The record for `id` in memory, live or tombstone; nil when memory does not hold it. With `memoryLimit` 0 that
+    /// means the store has never seen it; with a limit the store may still hold it (see `lookup`).
     public func record(for id: String) -> CustomerRecord? {
-        records.withLock { $0[id] }
+        records.withLock { $0.record(for: id) }
     }
 
     /// Records for several ids at once, in one lock acquisition (batched RPC reads).
     public func records(for ids: [String]) -> [CustomerRecord?] {
-        records.withLock { map in ids.map { map[$0] } }
+        records.withLock { memory in ids.map { memory.record(for: $0) } }
+    }
+
+    /// True when memory holds at most `memoryLimit` customers, so a miss must read the store.
+    public var isBounded: Bool { memoryLimit > 0 }
+
+    /// Customers evicted from memory since start.
+    public var evictions: Int { records.withLock { $0.evictions } }
+
+    /// Where a `lookup` found its answer.
+    public enum LookupSource: Sendable, Hashable {
+        /// Memory held it, or memory holds every customer (then nil is definite too).
+        case memory
+        /// Memory is bounded and did not hold it: the store answered (the record, now resident, or nil).
+        case store
+    }
+
+    /// The record for `id` from memory, else (bounded memory) from the store, which also makes it resident. nil with
+    /// either source means no customer, tombstone included, is stored under `id`.
+    public func lookup(_ id: String) async throws(StoreError) -> (record: CustomerRecord?, source: LookupSource) {
+        let (cached, generation) = records.withLock { memory in (memory.record(for: id), memory.generation(of: id)) }
+        if let cached { return (cached, .memory) }
+        guard isBounded else { return (nil, .memory) }
+        return (admit(try await readers.readAsync(id), generation: generation), .store)
+    }
+
+    /// `lookup` without suspending, when the store read cannot block on the network (SQLite, or unbounded memory);
+    /// nil when the caller must use `lookup` (PostgreSQL with bounded memory).
+    public func lookupWithoutWaiting(_ id: String) throws(StoreError) -> (record: CustomerRecord?, source: LookupSource)? {
+        let (cached, generation) = records.withLock { memory in (memory.record(for: id), memory.generation(of: id)) }
+        if let cached { return (cached, .memory) }
+        guard isBounded else { return (nil, .memory) }
+        guard databaseConfiguration == nil else { return nil }
+        return (admit(try readers.read(id), generation: generation), .store)
+    }
+
+    /// Makes a row a store reader found resident (unless memory changed for it meanwhile) and returns its record.
+    private func admit(_ row: StoredRow, generation: UInt32) -> CustomerRecord? {
+        guard let record = row.record else { return nil }
+        let (admitted, evicted) = records.withLock { memory in memory.admit(record, sequence: row.sequence, generation: generation) }
+        if admitted {
+            stateCounts.withLock { counts in
+                counts[record.state, default: 0] += 1
+                if let evicted { counts[evicted.state, default: 0] -= 1 }
+            }
+        }
+        return record
     }
 
     /// Customers held in memory, tombstones included.
@@ -207,10 +272,7 @@ public final class CustomerStore: Sendable {
         queue.close()
         backend.waitUntilClosed()
         follower?.stop()
-        reader.withLock { connection in
-            connection?.close()
-            connection = nil
-        }
+        readers.close()
     }
 
     // MARK: writer thread
@@ -229,10 +291,12 @@ public final class CustomerStore: Sendable {
                 batch = requests
             }
             let started = DispatchTime.now().uptimeNanoseconds
-            let result = backend.commit(batch.map(\.operations), now: clock(), current: { id in self.records.withLock { $0[id] } })
+            let operations = batch.map(\.operations)
+            let result = backend.commit(operations, now: clock(), current: { id in self.records.withLock { $0.view(id) } })
             switch result {
             case .success(let committed):
-                publish(committed.records, sequence: backend.lastCommitSequence)
+                publish(committed.records, sequences: committed.sequences, fromFollower: false,
+                        own: committed.changes.map { ($0, committed.writerPID) })
                 if !committed.checkpoints.isEmpty {
                     checkpoints.withLock { map in
                         for (name, value) in committed.checkpoints { map[name] = value }
@@ -257,25 +321,31 @@ public final class CustomerStore: Sendable {
     }
 
     /// Puts committed records into memory. With PostgreSQL both the writer and the follower publish, so a record
-    /// only replaces one that reflects an older (or the same) change sequence.
-    private func publish(_ committed: [CustomerRecord], sequence: Int64) {
+    /// only replaces one that reflects an older (or the same) change sequence (`sequences`, one per record; empty
+    /// with SQLite). With bounded memory the follower only refreshes resident customers (a change for another one
+    /// is skipped, not loaded), and the writer makes what it committed resident. `own` (the writer's commits) tells
+    /// the follower, under the same lock, that it need not read those changes back.
+    private func publish(_ committed: [CustomerRecord], sequences: [Int64], fromFollower: Bool, own: (ClosedRange<Int64>, Int32)? = nil) {
         guard !committed.isEmpty else { return }
         var delta: [CustomerRecord.State: Int] = [:]
-        records.withLock { map in
-            func put(_ record: CustomerRecord) {
-                if let previous = map.updateValue(record, forKey: record.id) { delta[previous.state, default: 0] -= 1 }
+        records.withLock { memory in
+            for (index, record) in committed.enumerated() {
+                let sequence = index < sequences.count ? sequences[index] : 0
+                if let resident = memory.sequence(of: record.id) {
+                    if resident > sequence { continue }
+                } else if fromFollower, memory.isBounded {
+                    memory.invalidate(record.id, skippedSequence: sequence)
+                    continue
+                } else if !memory.mayAdmitCommitted(record.id, sequence: sequence) {
+                    memory.invalidate(record.id)
+                    continue
+                }
+                let (replaced, evicted) = memory.put(record, sequence: sequence)
+                if let replaced { delta[replaced.state, default: 0] -= 1 }
+                if let evicted { delta[evicted.state, default: 0] -= 1 }
                 delta[record.state, default: 0] += 1
             }
-            if databaseConfiguration != nil {
-                sequences.withLock { seen in
-                    for record in committed where (seen[record.id] ?? 0) <= sequence {
-                        seen[record.id] = sequence
-                        put(record)
-                    }
-                }
-            } else {
-                for record in committed { put(record) }
-            }
+            if let (changes, writerPID) = own { follower?.own.published(changes, backendPID: writerPID) }
         }
         stateCounts.withLock { counts in
             for (state, change) in delta where change != 0 { counts[state, default: 0] += change }
@@ -285,10 +355,11 @@ public final class CustomerStore: Sendable {
     /// Replaces memory with a fresh snapshot (the follower found its changes pruned).
     private func replaceAll(_ snapshot: StoreSnapshot) {
         var counts: [CustomerRecord.State: Int] = [:]
-        for record in snapshot.records.values { counts[record.state, default: 0] += 1 }
-        records.withLock { map in
-            sequences.withLock { $0 = [:] }
-            map = snapshot.records
+        records.withLock { memory in
+            memory.replaceAll(with: snapshot.records.values, sequence: snapshot.sequence)
+            for record in memory.records { counts[record.state, default: 0] += 1 }
+            // What the writer published before this snapshot replaced it must be read back, not stepped over.
+            follower?.own.discardAll()
         }
         stateCounts.withLock { $0 = counts }
         checkpoints.withLock { $0 = snapshot.checkpoints }
@@ -301,40 +372,11 @@ public final class CustomerStore: Sendable {
     /// True when the store is PostgreSQL, shared with other replicas.
     public var isShared: Bool { databaseConfiguration != nil }
 
-    /// The committed record straight from the database, bypassing memory (`consistency: "store"`). With SQLite,
-    /// memory is updated in the same step as the commit, so it is the committed state.
+    /// The committed record straight from the database, bypassing memory (`consistency: "store"`). With SQLite and
+    /// every customer in memory, memory is updated in the same step as the commit, so it is the committed state.
     public func committedRecord(for id: String) async throws(StoreError) -> CustomerRecord? {
-        guard let databaseConfiguration else { return record(for: id) }
-        let result: Result<CustomerRecord?, StoreError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let outcome: Result<CustomerRecord?, StoreError> = self.reader.withLock { connection in
-                    do {
-                        // A connection PostgreSQL dropped while idle (a restart) is replaced before it is used.
-                        if connection?.checkAlive() != true {
-                            connection?.close()
-                            connection = nil
-                            // While the writer finds PostgreSQL unreachable, answer at once rather than make every
-                            // caller queue behind this lock for a connect that may take the whole connect timeout.
-                            // The writer's backoff finds PostgreSQL again and clears the state.
-                            let health = self.healthMonitor.current
-                            if !health.committing, health.unreachable {
-                                return .failure(StoreError(.unreachable, health.lastCommitError ?? "PostgreSQL is unreachable"))
-                            }
-                            connection = try PostgresConnection(databaseConfiguration)
-                        }
-                        guard let open = connection else { return .failure(StoreError(.closed, "no connection")) }
-                        let rows = try open.execute("SELECT id, state, updated_us, event_us, stale, body FROM customers WHERE id = $1", [.text(id)])
-                        return .success(rows.count > 0 ? PostgresBackend.record(rows, 0) : nil)
-                    } catch let error as PostgresError {
-                        return .failure(PostgresBackend.storeError(error))
-                    } catch {
-                        return .failure(StoreError(.commitFailed, "\(error)"))
-                    }
-                }
-                continuation.resume(returning: outcome)
-            }
-        }
-        return try result.get()
+        guard databaseConfiguration != nil || isBounded else { return record(for: id) }
+        return try await readers.readAsync(id).record
     }
 
     static func makeMigrator() -> SQLiteMigrator {

@@ -55,7 +55,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         do {
             let connection = try writerConnection(database)
             try makeMigrator().migrate(connection)
-            let snapshot = try loadSnapshot(connection)
+            let snapshot = try loadSnapshot(connection, limit: configuration.maxCachedCustomers)
             let backend = PostgresBackend(configuration: configuration, database: database, connection: connection, health: health)
             backend.lastCommitSequence = snapshot.sequence
             return (backend, snapshot)
@@ -67,13 +67,18 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
         }
     }
 
-    /// Every row, the checkpoints, the forget queue and the change head in one REPEATABLE READ snapshot, so the
-    /// follower can start exactly after `sequence`.
-    static func loadSnapshot(_ connection: PostgresConnection) throws -> StoreSnapshot {
+    /// Every row (or, when memory is bounded, the rows of `ids`, else the first `limit`), the checkpoints, the forget
+    /// queue and the change head in one REPEATABLE READ snapshot, so the follower can start exactly after `sequence`.
+    static func loadSnapshot(_ connection: PostgresConnection, limit: Int, ids: [String]? = nil) throws -> StoreSnapshot {
         try connection.transaction("REPEATABLE READ") { connection in
             var snapshot = StoreSnapshot()
             snapshot.sequence = try connection.execute("SELECT seq FROM change_head").integer(0, 0) ?? 0
-            let rows = try connection.execute("SELECT id, state, updated_us, event_us, stale, body FROM customers")
+            let columns = "SELECT id, state, updated_us, event_us, stale, body FROM customers"
+            let rows = if let ids, limit > 0 {
+                try connection.execute(columns + " WHERE id = ANY($1::text[]) LIMIT \(limit)", [.textArray(ids)])
+            } else {
+                try connection.execute(columns + (limit > 0 ? " LIMIT \(limit)" : ""))
+            }
             snapshot.records.reserveCapacity(rows.count)
             for index in 0..<rows.count {
                 if let record = record(rows, index) { snapshot.records[record.id] = record }
@@ -152,7 +157,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
     /// pipeline; `CustomerRules` decide; then every write, the change sequence, the NOTIFY and `COMMIT` go in a
     /// second. `current` (memory) is not consulted: the rows read `FOR UPDATE` are the truth, since another
     /// replica may have written them.
-    func commit(_ requests: [[StoreOperation]], now: Int64, current _: (String) -> CustomerRecord?) -> Result<CommittedBatch, StoreError> {
+    func commit(_ requests: [[StoreOperation]], now: Int64, current _: (String) -> MemoryView) -> Result<CommittedBatch, StoreError> {
         do {
             let connection = try connected()
             let nowSeconds = now / 1_000_000
@@ -190,7 +195,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
                 if !touched.parked.isEmpty, let queued = results.next() {
                     effects.queued = Set(queued.rows.compactMap { $0[0] })
                 }
-                let batch = try BatchApplier.apply(requests, now: now, lookup: { stored[$0] }, effects: &effects)
+                var batch = try BatchApplier.apply(requests, now: now, lookup: { stored[$0] }, effects: &effects)
                 var writes = effects.writes
                 let records = batch.records
                 guard !records.isEmpty else { return (writes, (batch, nil)) }
@@ -202,6 +207,9 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
                 }
                 let newHead = head + Int64(records.count)
                 let sequences = Array(head + 1...newHead)
+                batch.sequences = sequences
+                batch.changes = head + 1...newHead
+                batch.writerPID = connection.backendPID
                 writes.append(PostgresStatement("""
                     INSERT INTO customers (id, state, updated_us, event_us, stale, body, change_seq)
                     SELECT * FROM unnest($1::text[], $2::smallint[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bytea[], $7::bigint[])

@@ -7,7 +7,8 @@ protocol StoreBackend: AnyObject, Sendable {
     /// Most operations grouped into one transaction.
     var maxBatch: Int { get }
     /// Commits every request's operations in one transaction, or none of them. Called on the writer thread only.
-    func commit(_ requests: [[StoreOperation]], now: Int64, current: (String) -> CustomerRecord?) -> Result<CommittedBatch, StoreError>
+    /// `current` is what memory holds; a backend that decides against memory must read `.notResident` ids itself.
+    func commit(_ requests: [[StoreOperation]], now: Int64, current: (String) -> MemoryView) -> Result<CommittedBatch, StoreError>
     /// The change sequence of the last successful commit (0 where the backend keeps none).
     var lastCommitSequence: Int64 { get }
     /// When the writer should wake with nothing queued to run `retryDueWork` (nil: only for work).
@@ -42,7 +43,9 @@ extension Writer: StoreBackend {
         do {
             connection = try SQLiteConnection(path: configuration.path)
             try CustomerStore.makeMigrator().migrate(connection)
-            let select = try connection.prepare("SELECT id, state, updated_us, event_us, stale, body FROM customers")
+            // Bounded memory starts with the first `maxCachedCustomers` rows; the others are read when asked for.
+            let limit = configuration.maxCachedCustomers > 0 ? " LIMIT \(configuration.maxCachedCustomers)" : ""
+            let select = try connection.prepare("SELECT id, state, updated_us, event_us, stale, body FROM customers" + limit)
             while try select.step() {
                 guard let id = select.text(at: 0), let state = CustomerRecord.State(rawValue: select.int64(at: 1)) else { continue }
                 snapshot.records[id] = CustomerRecord(id: id, state: state, updatedTime: select.int64(at: 2), eventTime: select.int64(at: 3),

@@ -489,29 +489,24 @@ final class EventLoop: @unchecked Sendable {
         var out = connection.outbound
         connection.outbound = []
         if out.isEmpty { out.reserveCapacity(256 + response.body.count) }
-        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendStatic("HTTP/1.1 ", to: &out)
         appendDecimal(response.status.code, to: &out)
         out.append(0x20)
         out.append(contentsOf: response.status.reason.utf8)
-        out.append(contentsOf: "\r\nDate: ".utf8)
+        appendStatic("\r\nDate: ", to: &out)
         out.append(contentsOf: date)
         let bodyAllowed = response.status.code >= 200 && response.status.code != 204 && response.status.code != 304
         if bodyAllowed {
-            out.append(contentsOf: "\r\nContent-Length: ".utf8)
+            appendStatic("\r\nContent-Length: ", to: &out)
             appendDecimal(response.body.count, to: &out)
         }
         if closing {
-            out.append(contentsOf: "\r\nConnection: close".utf8)
+            appendStatic("\r\nConnection: close", to: &out)
         } else if connection.currentWantsKeepAliveHeader {
-            out.append(contentsOf: "\r\nConnection: keep-alive".utf8)
+            appendStatic("\r\nConnection: keep-alive", to: &out)
         }
-        for field in response.headers {
-            out.append(contentsOf: "\r\n".utf8)
-            out.append(contentsOf: field.name.utf8)
-            out.append(contentsOf: ": ".utf8)
-            out.append(contentsOf: field.value.utf8)
-        }
-        out.append(contentsOf: "\r\n\r\n".utf8)
+        response.headers.appendFieldLines(to: &out)
+        appendStatic("\r\n\r\n", to: &out)
         if bodyAllowed, !isHead { out.append(contentsOf: response.body) }
         connection.outbound = out
         if closing { connection.state = .closing }
@@ -689,6 +684,11 @@ final class Connection {
         lastActivity = now
         lastWriteProgress = now
     }
+}
+
+/// Appends a literal's bytes in one copy (a `String`'s UTF-8 view goes through the generic append).
+@inline(__always) func appendStatic(_ text: StaticString, to buffer: inout [UInt8]) {
+    buffer.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
 }
 
 @inline(__always) func appendDecimal(_ value: Int, to buffer: inout [UInt8]) {

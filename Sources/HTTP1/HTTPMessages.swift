@@ -32,9 +32,10 @@ public struct HTTPRequest: Sendable {
                 body: [UInt8] = [], remoteAddress: SocketAddress? = nil, keepAlive: Bool = true) {
         self.method = method
         self.target = target
-        if let question = target.firstIndex(of: "?") {
+        // By bytes: a target is ASCII by grammar, and walking Characters cost more than the rest of this init.
+        if let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
             path = String(target[..<question])
-            query = String(target[target.index(after: question)...])
+            query = String(target[target.utf8.index(after: question)...])
         } else {
             path = target
             query = nil
@@ -71,6 +72,7 @@ public struct HTTPResponse: Sendable {
 
     /// A JSON response from already-encoded bytes.
     public static func json(_ status: HTTPStatus, _ body: [UInt8], headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        guard !headers.isEmpty else { return HTTPResponse(status: status, headers: jsonContentType, body: body) }
         var headers = headers
         headers.add(name: "Content-Type", value: "application/json")
         return HTTPResponse(status: status, headers: headers, body: body)
@@ -88,6 +90,9 @@ public struct HTTPResponse: Sendable {
         return .json(status, body, headers: headers)
     }
 }
+
+/// Built once: most responses carry exactly this one field.
+private let jsonContentType = HTTPHeaders([("Content-Type", "application/json")])
 
 /// Minimal JSON string escaping for the server's own error bodies (HTTP1 knows no JSON library).
 func appendJSONString(_ text: String, to buffer: inout [UInt8]) {

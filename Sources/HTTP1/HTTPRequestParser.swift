@@ -158,10 +158,9 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func finishBody() -> HTTPRequest {
-        var request = pending ?? HTTPRequest(method: "GET", target: "/")
-        request.body = body
-        body = []
-        pending = nil
+        // Moved out, not copied: the pending request and the body each change hands once.
+        var request = pending.take() ?? HTTPRequest(method: "GET", target: "/")
+        swap(&request.body, &body)
         state = .head(scannedUpTo: 0)
         return request
     }
@@ -265,7 +264,9 @@ public struct HTTPRequestParser: Sendable {
             return .failure(HTTPParseError(.httpVersionNotSupported, "version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported"))
         }
         let version = HTTPVersion(major: major, minor: minor)
-        guard target.hasPrefix("/") || target == "*" || target.hasPrefix("http://") || target.hasPrefix("https://") else {
+        // Origin-form (the usual case) is decided on the first byte; the rest only when it is not "/".
+        let originForm = head[targetStart] == UInt8(ascii: "/")
+        guard originForm || target == "*" || target.hasPrefix("http://") || target.hasPrefix("https://") else {
             return .failure(HTTPParseError(.badRequest, "malformed_request_line", "request target must be origin-form"))
         }
 
@@ -273,26 +274,34 @@ public struct HTTPRequestParser: Sendable {
         if head.count - (lineEnd + 2) > limits.maxHeaderBytes + 2 {
             return .failure(HTTPParseError(.requestHeaderFieldsTooLarge, "header_section_too_large", "header section exceeds \(limits.maxHeaderBytes) bytes"))
         }
-        var headers = HTTPHeaders()
-        var lineStart = lineEnd + 2
+        // The header lines are copied once into the headers' storage; fields are byte ranges into it, and the
+        // well-known names are classified here, once.
+        let linesStart = lineEnd + 2
         let headEnd = head.count - 2  // the final empty line
+        var headers = HTTPHeaders(parsedLines: Array(UnsafeRawBufferPointer(rebasing: head[linesStart..<headEnd])), capacity: 8)
+        var lineStart = linesStart
         while lineStart < headEnd {
             var end = lineStart
             while !(head[end] == 0x0D && head[end + 1] == 0x0A) { end += 1 }
-            switch parseField(UnsafeRawBufferPointer(rebasing: head[lineStart..<end])) {
+            let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<end])
+            switch parseField(line) {
             case .failure(let error): return .failure(error)
-            case .success(let field):
+            case .success(let (nameEnd, value)):
                 if headers.count >= limits.maxHeaderCount {
                     return .failure(HTTPParseError(.requestHeaderFieldsTooLarge, "too_many_headers", "more than \(limits.maxHeaderCount) header fields"))
                 }
-                headers.fields.append(field)
+                let base = lineStart - linesStart
+                headers.appendParsed(name: base..<(base + nameEnd), value: (base + value.lowerBound)..<(base + value.upperBound),
+                                     known: HTTPFieldName.classify(UnsafeRawBufferPointer(rebasing: line[0..<nameEnd])))
             }
             lineStart = end + 2
         }
-        return interpret(method: method, target: target, version: version, headers: headers, remoteAddress: remoteAddress)
+        return interpret(method: method, target: target, absoluteForm: !originForm && target != "*", version: version,
+                         headers: headers, remoteAddress: remoteAddress)
     }
 
-    private func parseField(_ line: UnsafeRawBufferPointer) -> Result<HTTPHeaders.Field, HTTPParseError> {
+    /// Validates one field line; the end of its name and the range of its value (OWS trimmed), both within `line`.
+    private func parseField(_ line: UnsafeRawBufferPointer) -> Result<(nameEnd: Int, value: Range<Int>), HTTPParseError> {
         guard let first = line.first else {
             return .failure(HTTPParseError(.badRequest, "malformed_header", "empty header line"))
         }
@@ -314,27 +323,40 @@ public struct HTTPRequestParser: Sendable {
                 return .failure(HTTPParseError(.badRequest, "invalid_header_value", "header value holds a control character"))
             }
         }
-        let name = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<colon]), as: UTF8.self)
-        let value = String(decoding: UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd]), as: UTF8.self)
-        return .success(HTTPHeaders.Field(name: name, value: value))
+        return .success((colon, valueStart..<valueEnd))
     }
 
-    private func interpret(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders,
+    private func interpret(method: String, target: String, absoluteForm: Bool, version: HTTPVersion, headers: HTTPHeaders,
                            remoteAddress: SocketAddress?) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError> {
-        // One pass over the fields: names are matched by length first, so most comparisons end at once.
+        headers.storage.withUnsafeBytes { storage in
+            interpret(method: method, target: target, absoluteForm: absoluteForm, version: version, headers: headers, storage: storage,
+                      remoteAddress: remoteAddress)
+        }
+    }
+
+    private func interpret(method: String, target: String, absoluteForm: Bool, version: HTTPVersion, headers: HTTPHeaders,
+                           storage: UnsafeRawBufferPointer,
+                           remoteAddress: SocketAddress?) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError> {
+        // One pass over the classified fields; values stay bytes unless a rare path needs text.
+        func value(_ entry: HTTPHeaders.Entry) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(rebasing: storage[Int(entry.valueStart)..<Int(entry.valueEnd)])
+        }
         var hostCount = 0
         var transferEncodings: [String] = []
-        var contentLengths: [String] = []
-        var expectation: String?
-        var connectionValues: [String] = []
-        for field in headers.fields {
-            switch field.name.utf8.count {
-            case 4 where asciiCaseInsensitiveEquals(field.name, "Host"): hostCount += 1
-            case 6 where asciiCaseInsensitiveEquals(field.name, "Expect"): expectation = expectation ?? field.value
-            case 10 where asciiCaseInsensitiveEquals(field.name, "Connection"): connectionValues.append(field.value)
-            case 14 where asciiCaseInsensitiveEquals(field.name, "Content-Length"): contentLengths.append(field.value)
-            case 17 where asciiCaseInsensitiveEquals(field.name, "Transfer-Encoding"): transferEncodings.append(field.value)
-            default: break
+        var contentLengthCount = 0
+        var expectation: UnsafeRawBufferPointer?
+        var connectionClose = false
+        var connectionKeepAlive = false
+        for entry in headers.entries where entry.known != 0 {
+            switch HTTPFieldName(rawValue: entry.known) {
+            case .host?: hostCount += 1
+            case .expect?: if expectation == nil { expectation = value(entry) }
+            case .connection?:
+                if Self.listContains(value(entry), token: "close") { connectionClose = true }
+                if Self.listContains(value(entry), token: "keep-alive") { connectionKeepAlive = true }
+            case .contentLength?: contentLengthCount += 1
+            case .transferEncoding?: transferEncodings.append(String(decoding: value(entry), as: UTF8.self))
+            case .contentType?, .authorization?, nil: break
             }
         }
         if version == .http1_1, hostCount != 1 {
@@ -347,7 +369,7 @@ public struct HTTPRequestParser: Sendable {
 
         var framing = Framing.none
         if !transferEncodings.isEmpty {
-            if !contentLengths.isEmpty {
+            if contentLengthCount > 0 {
                 return .failure(HTTPParseError(.badRequest, "length_and_chunked", "Content-Length and Transfer-Encoding together"))
             }
             if version == .http1_0 {
@@ -364,27 +386,34 @@ public struct HTTPRequestParser: Sendable {
                 return .failure(HTTPParseError(.notImplemented, "unsupported_transfer_coding", "only the chunked transfer coding is supported"))
             }
             framing = .chunked
-        } else if !contentLengths.isEmpty {
+        } else if contentLengthCount > 0 {
             var length: Int?
-            for value in contentLengths {
-                if !value.utf8.contains(UInt8(ascii: ",")), value.utf8.count <= 18, !value.isEmpty, value.utf8.allSatisfy(isDigit),
-                   let parsed = Int(value) {
-                    // The usual case: one plain number, no list to split.
-                    if let length, length != parsed {
-                        return .failure(HTTPParseError(.badRequest, "conflicting_content_length", "differing Content-Length values"))
-                    }
-                    length = parsed
-                    continue
-                }
-                for part in value.split(separator: ",", omittingEmptySubsequences: false) {
-                    let digits = part.trimmingOWS()
-                    guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy(isDigit), let parsed = Int(digits) else {
+            for entry in headers.entries where entry.known == HTTPFieldName.contentLength.rawValue {
+                // Every comma-separated member must be digits, and all must agree (RFC 9112 §6.3).
+                let bytes = value(entry)
+                var partStart = 0
+                while true {
+                    var partEnd = partStart
+                    while partEnd < bytes.count, bytes[partEnd] != UInt8(ascii: ",") { partEnd += 1 }
+                    var first = partStart, last = partEnd
+                    while first < last, bytes[first] == 0x20 || bytes[first] == 0x09 { first += 1 }
+                    while last > first, bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09 { last -= 1 }
+                    guard last > first, last - first <= 18 else {
                         return .failure(HTTPParseError(.badRequest, "invalid_content_length", "Content-Length must be digits"))
                     }
+                    var parsed = 0
+                    for index in first..<last {
+                        guard isDigit(bytes[index]) else {
+                            return .failure(HTTPParseError(.badRequest, "invalid_content_length", "Content-Length must be digits"))
+                        }
+                        parsed = parsed * 10 + Int(bytes[index] - 0x30)
+                    }
                     if let length, length != parsed {
                         return .failure(HTTPParseError(.badRequest, "conflicting_content_length", "differing Content-Length values"))
                     }
                     length = parsed
+                    guard partEnd < bytes.count else { break }
+                    partStart = partEnd + 1
                 }
             }
             if let length, length > 0 { framing = .length(length) }
@@ -398,23 +427,23 @@ public struct HTTPRequestParser: Sendable {
 
         var expectContinue = false
         if let expect = expectation {
-            guard asciiCaseInsensitiveEquals(expect, "100-continue") else {
+            guard asciiLowercaseEquals(expect, "100-continue") else {
                 return .failure(HTTPParseError(.expectationFailed, "unsupported_expectation", "only Expect: 100-continue is supported"))
             }
             if case .none = framing {} else { expectContinue = version == .http1_1 }
         }
 
         let keepAlive: Bool
-        if connectionValues.contains(where: { Self.listContains($0, token: "close") }) {
+        if connectionClose {
             keepAlive = false
         } else if version == .http1_0 {
-            keepAlive = connectionValues.contains { Self.listContains($0, token: "keep-alive") }
+            keepAlive = connectionKeepAlive
         } else {
             keepAlive = true
         }
         var request = HTTPRequest(method: method, target: target, version: version, headers: headers,
                                   remoteAddress: remoteAddress, keepAlive: keepAlive)
-        if target.hasPrefix("http://") || target.hasPrefix("https://") {
+        if absoluteForm {
             // absolute-form: route on its path.
             let afterScheme = target.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
             let rest = afterScheme.count > 3 ? "/" + afterScheme[3] : "/"
@@ -425,12 +454,19 @@ public struct HTTPRequestParser: Sendable {
         return .success((request, framing, expectContinue))
     }
 
-    /// Whether a comma-separated header value lists `token` (case-insensitive), without splitting when it is the
-    /// whole value.
-    static func listContains(_ value: String, token: String) -> Bool {
-        if asciiCaseInsensitiveEquals(value, token) { return true }
-        guard value.utf8.contains(UInt8(ascii: ",")) || value.utf8.first == 0x20 || value.utf8.last == 0x20 else { return false }
-        return value.split(separator: ",").contains { asciiCaseInsensitiveEquals($0.trimmingOWS(), token) }
+    /// Whether a comma-separated header value lists `token` (lowercase; compared ignoring case), OWS trimmed.
+    static func listContains(_ value: UnsafeRawBufferPointer, token: StaticString) -> Bool {
+        var partStart = 0
+        while partStart <= value.count {
+            var partEnd = partStart
+            while partEnd < value.count, value[partEnd] != UInt8(ascii: ",") { partEnd += 1 }
+            var first = partStart, last = partEnd
+            while first < last, value[first] == 0x20 || value[first] == 0x09 { first += 1 }
+            while last > first, value[last - 1] == 0x20 || value[last - 1] == 0x09 { last -= 1 }
+            if asciiLowercaseEquals(UnsafeRawBufferPointer(rebasing: value[first..<last]), token) { return true }
+            partStart = partEnd + 1
+        }
+        return false
     }
 
     // MARK: chunked body

@@ -51,6 +51,9 @@ public struct JSONRPCMethodTable: Sendable {
     }
 
     private(set) var entries: [String: Entry] = [:]
+    /// The same entries with their names as bytes, for the simple-request path: a few length-first compares
+    /// beat hashing the name.
+    private var byName: [(utf8: [UInt8], name: String, entry: Entry)] = []
     /// Kept in registration order so `methodNames` is stable for discovery documents and logs.
     public private(set) var methodNames: [String] = []
     /// Lets the server skip scheduling work for batches when no method asked for concurrency.
@@ -78,8 +81,17 @@ public struct JSONRPCMethodTable: Sendable {
         precondition(!name.isEmpty, "a JSON-RPC method name must not be empty")
         precondition(entries[name] == nil, "JSON-RPC method \(name) registered twice")
         entries[name] = entry
+        byName.append((Array(name.utf8), name, entry))
         if entry.execution == .concurrent { hasConcurrentMethods = true }
         methodNames.append(name)
+    }
+
+    /// The registered method these bytes name, with its name as a String (built once, at registration).
+    func entry(named bytes: UnsafeRawBufferPointer) -> (name: String, entry: Entry)? {
+        for candidate in byName where candidate.utf8.count == bytes.count {
+            if candidate.utf8.withUnsafeBytes({ $0.elementsEqual(bytes) }) { return (candidate.name, candidate.entry) }
+        }
+        return nil
     }
 
     /// Whether `name` is registered.

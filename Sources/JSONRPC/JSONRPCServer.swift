@@ -78,6 +78,11 @@ public struct JSONRPCServer: Sendable {
         guard body.count <= limits.maxBodyBytes else {
             return .response(Outcome.error(.null, .limitExceeded("Request body too large", limit: limits.maxBodyBytes)).single())
         }
+        if let call = simpleCall(body, context: context) {
+            // The common single call, read without the parser; exactly what `prepare` would have made of it.
+            guard call.entry.immediate != nil, let outcome = runImmediately(.call(call.entry, call.call)) else { return .needsAsync }
+            return .response(outcome.single())
+        }
         let document: JSONValue
         do {
             document = try JSONValue.parse(body, limits: parserLimits)
@@ -107,6 +112,17 @@ public struct JSONRPCServer: Sendable {
             return .response(Outcome.batch(outcomes))
         case .null, .bool, .number, .string:
             return .response(Outcome.error(.null, Self.notRequestObject).single())
+        }
+    }
+
+    /// The call a body of the simple shape makes (see `JSONRPCSimpleRequest`), or nil when the full parser must
+    /// read it, including for an unknown method, whose error the full path words.
+    private func simpleCall(_ body: [UInt8], context: JSONRPCContext) -> (entry: JSONRPCMethodTable.Entry, call: JSONRPCCall)? {
+        body.withUnsafeBytes { bytes in
+            guard let simple = JSONRPCSimpleRequest(bytes, limits: limits),
+                  let (name, entry) = methods.entry(named: UnsafeRawBufferPointer(rebasing: bytes[simple.method])) else { return nil }
+            let params = simple.parameterID.map { JSONObject([("id", .string($0))]) } ?? JSONObject()
+            return (entry, JSONRPCCall(method: name, params: params, id: simple.id, context: context))
         }
     }
 

@@ -115,6 +115,9 @@ public final class PostgresConnection {
         return PQstatus(handle) == CONNECTION_OK
     }
 
+    /// The server process serving this session (`pg_backend_pid()`), which is the sender of the NOTIFYs it commits.
+    public var backendPID: Int32 { handle.map { PQbackendPID($0) } ?? 0 }
+
     /// The server's version number (`150018` for 15.18).
     public var serverVersion: Int { handle.map { Int(PQserverVersion($0)) } ?? 0 }
 

@@ -45,27 +45,40 @@ public struct PostgresRows: Sendable {
     /// Field as a boolean (`t`/`f`).
     public func boolean(_ row: Int, _ column: Int) -> Bool? { rows[row][column].map { $0 == "t" } }
 
-    /// A `bytea` field (hex output format, the server default since 9.0).
+    /// A `bytea` field (hex output format, the server default since 9.0), decoded straight from the field's UTF-8.
     public func bytes(_ row: Int, _ column: Int) -> [UInt8]? {
-        guard let text = rows[row][column] else { return nil }
-        let utf8 = Array(text.utf8)
-        guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x") else { return nil }
-        func nibble(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-            default: return nil
+        guard var text = rows[row][column] else { return nil }
+        return text.withUTF8 { utf8 -> [UInt8]? in
+            guard utf8.count >= 2, utf8.count % 2 == 0, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x") else { return nil }
+            let count = (utf8.count - 2) / 2
+            var valid = true
+            let out = hexValues.withUnsafeBufferPointer { table in
+                [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    guard var source = utf8.baseAddress.map({ $0 + 2 }), var target = buffer.baseAddress else { return }
+                    for _ in 0..<count {
+                        let high = table[Int(source[0])], low = table[Int(source[1])]
+                        if high | low > 0x0F {
+                            valid = false
+                            break
+                        }
+                        target.pointee = high << 4 | low
+                        target += 1
+                        source += 2
+                    }
+                    initialized = valid ? count : 0
+                }
             }
+            return valid ? out : nil
         }
-        var out: [UInt8] = []
-        out.reserveCapacity((utf8.count - 2) / 2)
-        var index = 2
-        while index + 1 < utf8.count {
-            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
-            out.append(high << 4 | low)
-            index += 2
-        }
-        return out
+    }
+}
+
+/// Each byte's value as a hex digit (either case), 0xFF for a byte that is not one.
+private let hexValues: [UInt8] = (0...255).map { byte -> UInt8 in
+    switch UInt8(byte) {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt8(byte) - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt8(byte) - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt8(byte) - UInt8(ascii: "A") + 10
+    default: 0xFF
     }
 }

@@ -11,6 +11,7 @@ import WebhookSignature
 //   customer-cache-bench webhooks HOST:PORT CONNECTIONS SECONDS [PATH]   (secret from BENCH_WEBHOOK_SECRET)
 //   customer-cache-bench ceilings DIR SECONDS BODY_BYTES
 //   customer-cache-bench propagation WEBHOOK_HOST:PORT RPC_HOST:PORT EVENTS_PER_SECOND SECONDS   (replica A's webhooks, replica B's RPC)
+//   customer-cache-bench eviction [CUSTOMERS] [CAPACITY] [REQUESTS] [ZIPF_S]   (SIEVE vs LRU vs FIFO on a Zipf trace; Eviction.swift)
 
 /// Thread-safe latency and status collection across client threads.
 final class Recorder: @unchecked Sendable {
@@ -299,9 +300,10 @@ do {
     case "webhooks": try webhooks(Array(arguments.dropFirst()))
     case "ceilings": try ceilings(Array(arguments.dropFirst()))
     case "propagation": try propagation(Array(arguments.dropFirst()))
+    case "eviction": eviction(Array(arguments.dropFirst()))
     default: throw BenchError.usage
     }
 } catch {
-    FileHandle.standardError.write(Data("customer-cache-bench: \(error)\nusage: webhooks HOST:PORT CONNECTIONS SECONDS [PATH] | ceilings DIR SECONDS BODY_BYTES | propagation WEBHOOK_HOST:PORT RPC_HOST:PORT EVENTS_PER_SECOND SECONDS\n".utf8))
+    FileHandle.standardError.write(Data("customer-cache-bench: \(error)\nusage: webhooks HOST:PORT CONNECTIONS SECONDS [PATH] | ceilings DIR SECONDS BODY_BYTES | propagation WEBHOOK_HOST:PORT RPC_HOST:PORT EVENTS_PER_SECOND SECONDS | eviction [CUSTOMERS] [CAPACITY] [REQUESTS] [ZIPF_S]\n".utf8))
     exit(2)
 }

@@ -69,6 +69,8 @@ struct Serve: AsyncParsableCommand {
     var liveMode: String?
     @Option(name: .customLong("dedup-retention-hours"), help: "How long processed event ids are remembered (default 168).")
     var dedupRetentionHours: String?
+    @Option(name: .customLong("max-cached-customers"), help: "Most customers kept in memory (0: all); beyond it the least used are evicted and read from the store (default 0).")
+    var maxCachedCustomers: String?
     @Option(name: .customLong("rpc-tokens-file"), help: "File of 'caller token [methods]' lines (else CUSTOMER_CACHE_RPC_TOKENS); unset: no RPC auth.")
     var rpcTokensFile: String?
     @Option(name: .customLong("upstream-url"), help: "Digital River API base URL (default https://api.digitalriver.com).")
@@ -126,6 +128,7 @@ struct Serve: AsyncParsableCommand {
         flags["signature-tolerance-seconds"] = signatureToleranceSeconds
         flags["live-mode"] = liveMode
         flags["dedup-retention-hours"] = dedupRetentionHours
+        flags["max-cached-customers"] = maxCachedCustomers
         flags["rpc-tokens-file"] = rpcTokensFile
         flags["upstream-url"] = upstreamUrl
         flags["api-key-file"] = apiKeyFile
@@ -165,6 +168,8 @@ struct Serve: AsyncParsableCommand {
         let signals = await ProcessSetup.terminationSignals()
         let emulator = configuration.sandbox ? try Self.startEmulator(for: &configuration, logger: logger) : nil
         let service = CustomerCacheService(configuration: configuration, logger: logger)
+        // swift-metrics' API (any library's Counter, Timer, …) records into the registry /metrics renders.
+        service.metrics.bootstrapMetricsSystem()
         do {
             let (webhook, _) = try service.start()
             if let emulator {

@@ -23,7 +23,7 @@ struct PostgresRoundTripTests {
 
     private func commit(_ backend: PostgresBackend, _ requests: [[StoreOperation]]) throws -> (CommittedBatch, roundTrips: Int) {
         let before = backend.roundTrips
-        let batch = try backend.commit(requests, now: 1_704_067_200_000_000, current: { _ in nil }).get()
+        let batch = try backend.commit(requests, now: 1_704_067_200_000_000, current: { _ in .absent }).get()
         return (batch, backend.roundTrips - before)
     }
 

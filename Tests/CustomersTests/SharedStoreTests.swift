@@ -40,6 +40,23 @@ struct SharedStoreTests {
         #expect(await eventually { stores.allSatisfy { $0.replication?.changesBehind == 0 && $0.replication?.appliedSequence == 4 } })
     }
 
+    @Test("a replica's follower steps over what its own writer committed; the other replica reads every change")
+    func followerSkipsOwnChanges() async throws {
+        let location = try StoreLocation(.postgres)
+        let stores = try await replicas(2, location)
+        defer { stores.forEach { $0.close() } }
+        for index in 0..<30 {
+            let store = stores[index < 20 ? 0 : index % 2]
+            #expect(try await store.apply(.event(try Fixture.decoded(Fixture.event("e\(index)", object: Fixture.customer("c\(index)"))))) == .applied)
+        }
+        #expect(await eventually { stores.allSatisfy { $0.replication?.appliedSequence == 30 && $0.count == 30 } })
+        #expect(await eventually { stores.allSatisfy { store in (0..<30).allSatisfy { store.record(for: "c\($0)")?.state == .live } } })
+        // Stepped over: a commit's NOTIFY that outran the writer's publish by more than the wait is read back instead.
+        #expect((stores[0].replication?.ownChangesSkipped ?? 0) > 0)
+        #expect((stores[0].replication?.ownChangesSkipped ?? 0) <= 25)
+        #expect((stores[1].replication?.ownChangesSkipped ?? 0) <= 5)
+    }
+
     @Test("the same events delivered to three replicas at once are applied exactly once in the whole cluster")
     func exactlyOnceAcrossReplicas() async throws {
         let location = try StoreLocation(.postgres)
