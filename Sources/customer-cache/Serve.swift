@@ -172,7 +172,9 @@ struct Serve: AsyncParsableCommand {
         service.metrics.bootstrapMetricsSystem()
         do {
             let (webhook, _) = try service.start()
-            if let emulator { try Self.pointEmulator(emulator, host: webhook.host, port: webhook.port, path: configuration.webhookPath, logger: logger) }
+            if let emulator {
+                try Self.pointEmulator(emulator, host: webhook.host, port: webhook.port, path: configuration.webhookPath, logger: logger)
+            }
         } catch {
             emulator?.shutdown()
             emulator?.waitUntilStopped()
@@ -221,9 +223,11 @@ struct Serve: AsyncParsableCommand {
     static func pointEmulator(_ emulator: DigitalRiverSandbox, host bound: String, port: UInt16, path: String, logger: Logger) throws {
         let host = bound == "0.0.0.0" ? "127.0.0.1" : bound == "::" ? "::1" : bound
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        try emulator.deliverWebhooks(to: "http://\(hostPart):\(port)\(path)")
+        let webhookURL = "http://\(hostPart):\(port)\(path)"
+        try emulator.deliverWebhooks(to: webhookURL)
         logger.warning("SANDBOX MODE: the upstream is an in-process Digital River emulator, not Digital River",
-                       metadata: ["sandbox_url": "\(emulator.baseURL)", "seeded_customers": "\(emulator.customerCount)"])
+                       metadata: ["sandbox_url": "\(emulator.baseURL)", "seeded_customers": "\(emulator.customerCount)",
+                                  "webhook_url": "\(webhookURL)"])
     }
 
     static func randomToken(prefix: String) -> String {
