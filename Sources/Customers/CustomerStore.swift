@@ -167,11 +167,6 @@ public final class CustomerStore: Sendable {
         records.withLock { $0.record(for: id) }
     }
 
-    /// Records for several ids at once, in one lock acquisition (batched RPC reads).
-    public func records(for ids: [String]) -> [CustomerRecord?] {
-        records.withLock { memory in ids.map { memory.record(for: $0) } }
-    }
-
     /// True when memory holds at most `memoryLimit` customers, so a miss must read the store.
     public var isBounded: Bool { memoryLimit > 0 }
 

@@ -421,7 +421,6 @@ final class EventLoop: @unchecked Sendable {
         var request = incoming
         let startedAt = monotonicMilliseconds()
         if !request.keepAlive { connection.closeAfterCurrent = true }
-        connection.currentVersion = request.version
         connection.currentWantsKeepAliveHeader = request.version == .http1_0 && request.keepAlive
         let isHead = request.method == "HEAD"
         switch router.resolve(method: request.method, path: request.path) {
@@ -659,7 +658,6 @@ final class Connection {
     /// No request parsed yet: the head timeout runs from accept.
     var awaitingFirstRequest = true
     var closeAfterCurrent = false
-    var currentVersion = HTTPVersion.http1_1
     var currentWantsKeepAliveHeader = false
     var requestStartedAt: Int
     var bodyStartedAt: Int

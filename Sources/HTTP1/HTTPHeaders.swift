@@ -128,12 +128,6 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence {
                              valueStart: Int32(value.lowerBound), valueEnd: Int32(value.upperBound), known: known?.rawValue ?? 0))
     }
 
-    /// Replaces every field of this name with one.
-    public mutating func replaceOrAdd(name: String, value: String) {
-        remove(name: name)
-        add(name: name, value: value)
-    }
-
     public mutating func remove(name: String) {
         let kept = indices(of: name, matching: false)
         guard kept.count < entries.count else { return }
@@ -200,16 +194,6 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence {
     }
 
     public func contains(_ name: String) -> Bool { !indices(of: name, matching: true).isEmpty }
-
-    /// Whether a comma-separated header (e.g. Connection) lists `token`, ignoring case.
-    public func containsToken(_ token: String, in name: String) -> Bool {
-        for value in values(name) {
-            for part in value.split(separator: ",") {
-                if asciiCaseInsensitiveEquals(part.trimmingOWS(), token) { return true }
-            }
-        }
-        return false
-    }
 
     /// Writes every field as `\r\n<name>: <value>` (the response writer's path: bytes straight from storage).
     func appendFieldLines(to out: inout [UInt8]) {

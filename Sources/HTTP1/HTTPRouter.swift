@@ -87,9 +87,6 @@ public struct HTTPRouter: Sendable {
         if allowed.contains("GET"), !allowed.contains("HEAD") { allowed.append("HEAD") }
         return .methodNotAllowed(allow: allowed.sorted().joined(separator: ", "))
     }
-
-    /// Paths with at least one route, for diagnostics.
-    public var paths: [String] { (routes.keys + patterns.map { $0.segments.joined(separator: "/") }).sorted() }
 }
 
 /// Decodes %XX escapes in one path segment; nil for malformed escapes or non-UTF-8 results.

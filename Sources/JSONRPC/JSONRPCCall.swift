@@ -5,12 +5,9 @@ import JSON
 public struct JSONRPCContext: Sendable, Hashable {
     /// The authenticated caller's name; nil when the transport did not authenticate.
     public var caller: String?
-    /// The transport's request id (e.g. from `X-Request-ID`), for correlating handler logs with access logs.
-    public var requestID: String?
 
-    public init(caller: String? = nil, requestID: String? = nil) {
+    public init(caller: String? = nil) {
         self.caller = caller
-        self.requestID = requestID
     }
 }
 

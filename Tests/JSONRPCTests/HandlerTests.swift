@@ -78,17 +78,17 @@ struct HandlerTests {
         var table = JSONRPCMethodTable()
         table.register("inspect") { call throws(JSONRPCError) in
             let id = call.id.map { "\($0)" } ?? "none"
-            await recorder.record("\(call.method) \(JSONValue.object(call.params)) \(id) \(call.isNotification) \(call.context.caller ?? "-") \(call.context.requestID ?? "-")")
+            await recorder.record("\(call.method) \(JSONValue.object(call.params)) \(id) \(call.isNotification) \(call.context.caller ?? "-")")
             return .null
         }
         let server = JSONRPCServer(methods: table)
-        let context = JSONRPCContext(caller: "checkout", requestID: "req-42")
+        let context = JSONRPCContext(caller: "checkout")
         #expect(await respond(server, #"{"jsonrpc":"2.0","method":"inspect","params":{"b":1,"a":[2]},"id":1.50}"#, context: context)
             == #"{"jsonrpc":"2.0","result":null,"id":1.50}"#)
         #expect(await respond(server, #"{"jsonrpc":"2.0","method":"inspect","params":{"x":"y"}}"#) == nil)
         #expect(await recorder.events == [
-            #"inspect {"b":1,"a":[2]} 1.50 false checkout req-42"#,
-            #"inspect {"x":"y"} none true - -"#,
+            #"inspect {"b":1,"a":[2]} 1.50 false checkout"#,
+            #"inspect {"x":"y"} none true -"#,
         ])
     }
 
