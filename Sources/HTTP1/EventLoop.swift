@@ -247,11 +247,12 @@ final class EventLoop: @unchecked Sendable {
         let body = #"{"error":"too_many_connections","message":"connection limit reached"}"#
         let text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\nRetry-After: 1\r\n\r\n\(body)"
         var bytes = Array(text.utf8)
+        // Counted before the 503 leaves, so whoever has read it (a test, a scrape after a client's report) sees it.
+        shared.connectionsRefused.wrappingAdd(1, ordering: .relaxed)
         _ = bytes.withUnsafeMutableBytes { try? socket.write(UnsafeRawBufferPointer($0)) }
         socket.shutdownWrite()
         socket.close()
         shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
-        shared.connectionsRefused.wrappingAdd(1, ordering: .relaxed)
     }
 
     private func drainMailbox() {
