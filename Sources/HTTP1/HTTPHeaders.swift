@@ -60,11 +60,11 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence {
 
     /// Where one field's name and value lie in `storage`, and which well-known name it is (0: none).
     @usableFromInline struct Entry: Sendable {
-        var nameStart: Int32
-        var nameEnd: Int32
-        var valueStart: Int32
-        var valueEnd: Int32
-        var known: UInt8
+        @usableFromInline var nameStart: Int32
+        @usableFromInline var nameEnd: Int32
+        @usableFromInline var valueStart: Int32
+        @usableFromInline var valueEnd: Int32
+        @usableFromInline var known: UInt8
     }
 
     @usableFromInline var storage: [UInt8]
@@ -171,13 +171,14 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence {
         return string(entry.valueStart, entry.valueEnd)
     }
 
-    @inline(__always)
+    @inlinable
     func firstEntry(_ name: HTTPFieldName) -> Entry? {
         for entry in entries where entry.known == name.rawValue { return entry }
         return nil
     }
 
     /// Calls `body` with the first value of a well-known field as bytes (nil when absent), building no string.
+    @inlinable
     public func withValueBytes<R>(_ name: HTTPFieldName, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
         guard let entry = firstEntry(name) else { return try body(nil) }
         return try storage.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[Int(entry.valueStart)..<Int(entry.valueEnd)])) }

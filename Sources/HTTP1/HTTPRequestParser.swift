@@ -200,6 +200,16 @@ public struct HTTPRequestParser: Sendable {
         return .notYet(scanned: max(0, count - 1))
     }
 
+    /// The common methods as literals (no decoding, no validation); any other token is decoded.
+    private static func method(_ bytes: UnsafeRawBufferPointer) -> String {
+        switch bytes.count {
+        case 3 where bytes[0] == UInt8(ascii: "G") && bytes[1] == UInt8(ascii: "E") && bytes[2] == UInt8(ascii: "T"): return "GET"
+        case 4 where bytes[0] == UInt8(ascii: "P") && bytes[1] == UInt8(ascii: "O") && bytes[2] == UInt8(ascii: "S")
+            && bytes[3] == UInt8(ascii: "T"): return "POST"
+        default: return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
     private func checkIncompleteHeadLimits(_ bytes: UnsafeRawBufferPointer) -> HTTPParseError? {
         let lineEnd = firstCRLF(bytes)
         if lineEnd == nil, bytes.count > limits.maxRequestLineBytes + 1 {
@@ -242,7 +252,7 @@ public struct HTTPRequestParser: Sendable {
         guard index > 0, index < lineEnd, head[index] == 0x20 else {
             return .failure(HTTPParseError(.badRequest, "malformed_request_line", "request line must be METHOD SP target SP version"))
         }
-        let method = String(decoding: UnsafeRawBufferPointer(rebasing: head[0..<index]), as: UTF8.self)
+        let method = Self.method(UnsafeRawBufferPointer(rebasing: head[0..<index]))
         let targetStart = index + 1
         index = targetStart
         while index < lineEnd, head[index] > 0x20, head[index] < 0x7F { index += 1 }

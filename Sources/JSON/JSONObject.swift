@@ -23,6 +23,11 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection, Expressibl
         }
     }
 
+    /// An object of one member, built without the duplicate-key scan (the JSON-RPC fast path's `params`).
+    public init(key: String, value: JSONValue) {
+        members = [Member(key: key, value: value)]
+    }
+
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self.init(elements)
     }

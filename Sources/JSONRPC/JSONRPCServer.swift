@@ -78,10 +78,15 @@ public struct JSONRPCServer: Sendable {
         guard body.count <= limits.maxBodyBytes else {
             return .response(Outcome.error(.null, .limitExceeded("Request body too large", limit: limits.maxBodyBytes)).single())
         }
-        if let call = simpleCall(body, context: context) {
-            // The common single call, read without the parser; exactly what `prepare` would have made of it.
-            guard call.entry.immediate != nil, let outcome = runImmediately(.call(call.entry, call.call)) else { return .needsAsync }
-            return .response(outcome.single())
+        if let (entry, call) = simpleCall(body, context: context) {
+            // The common single call, read without the parser; exactly what `prepare` would have made of it, run
+            // as `runImmediately` would, without the intermediate enums.
+            guard let immediate = entry.immediate else { return .needsAsync }
+            switch immediate(call) {
+            case .needsAsync: return .needsAsync
+            case .result(let value): return .response(call.id.flatMap { Outcome.result($0, value).single() })
+            case .error(let error): return .response(call.id.flatMap { Outcome.error($0, error).single() })
+            }
         }
         let document: JSONValue
         do {
@@ -121,7 +126,7 @@ public struct JSONRPCServer: Sendable {
         body.withUnsafeBytes { bytes in
             guard let simple = JSONRPCSimpleRequest(bytes, limits: limits),
                   let (name, entry) = methods.entry(named: UnsafeRawBufferPointer(rebasing: bytes[simple.method])) else { return nil }
-            let params = simple.parameterID.map { JSONObject([("id", .string($0))]) } ?? JSONObject()
+            let params = simple.parameterID.map { JSONObject(key: "id", value: .string($0)) } ?? JSONObject()
             return (entry, JSONRPCCall(method: name, params: params, id: simple.id, context: context))
         }
     }
