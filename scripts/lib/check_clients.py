@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import requests
@@ -21,7 +20,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 sys.path.insert(0, str(Path(__file__).parent))
-from local import free_port, wait_ready  # noqa: E402
+from local import ServeProcess  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("CHECK_CLIENTS_BINARY", ROOT / ".build" / "debug" / "customer-cache"))
@@ -54,25 +53,16 @@ def recording_send(self, request, **kwargs):
 requests.Session.send = recording_send
 
 
-class Service:
+class Service(ServeProcess):
     """One customer-cache process on free loopback ports, stopped (SIGTERM) on exit."""
 
     def __init__(self, name, *args, env=None):
+        # Environment keys other than the service's own are never a DR key here: the checks must not reach Digital River.
+        super().__init__(BINARY, f"check-clients-{name}", "check-clients-secret", *args,
+                         env={key: value for key, value in (env or {}).items() if key != "DR_API_KEY"})
         self.name = name
-        self.directory = tempfile.mkdtemp(prefix=f"check-clients-{name}-")
-        self.port = free_port()
-        webhook = free_port()
-        environment = dict(os.environ, CUSTOMER_CACHE_WEBHOOK_SECRETS="check-clients-secret", **(env or {}))
-        environment.pop("DR_API_KEY", None)
-        self.process = subprocess.Popen(
-            [str(BINARY), "serve", "--data-dir", f"{self.directory}/data", "--webhook-listen", f"127.0.0.1:{webhook}",
-             "--rpc-listen", f"127.0.0.1:{self.port}", "--log-level", "error", *args], env=environment)
-        wait_ready(self.port)
+        self.port = self.rpc
         self.url = f"http://127.0.0.1:{self.port}/rpc"
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 # MARK: the four clients behind one small interface: call, notify, batch (None when the client has no batches)

@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -23,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from local import free_port, wait_ready  # noqa: E402
+from local import ServeProcess  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("CHECK_METRICS_BINARY", ROOT / ".build" / "debug" / "customer-cache"))
@@ -37,20 +36,11 @@ def expect(condition, what):
         failures.append(what)
 
 
-class Service:
+class Service(ServeProcess):
     """One customer-cache process on free loopback ports, stopped (SIGTERM) on exit."""
 
     def __init__(self, name, *args, env=None):
-        self.directory = tempfile.mkdtemp(prefix=f"check-metrics-{name}-")
-        self.rpc = free_port()
-        self.webhook = free_port()
-        environment = dict(os.environ, CUSTOMER_CACHE_WEBHOOK_SECRETS=SECRET, **(env or {}))
-        if "DR_API_KEY" not in (env or {}):
-            environment.pop("DR_API_KEY", None)
-        self.process = subprocess.Popen(
-            [str(BINARY), "serve", "--data-dir", f"{self.directory}/data", "--webhook-listen", f"127.0.0.1:{self.webhook}",
-             "--rpc-listen", f"127.0.0.1:{self.rpc}", "--log-level", "error", *args], env=environment)
-        wait_ready(self.rpc)
+        super().__init__(BINARY, f"check-metrics-{name}", SECRET, *args, env=env)
 
     def call(self, method, params):
         body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": 1}).encode()
@@ -74,9 +64,6 @@ class Service:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.rpc}/metrics", timeout=10) as response:
             return response.read().decode()
 
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 def event(event_id, kind, obj, live_mode=False):

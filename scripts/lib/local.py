@@ -1,5 +1,8 @@
-"""Helpers shared by the check scripts and bench/bench.py: loopback ports, readiness, strict YAML."""
+"""Helpers shared by the check scripts and bench/bench.py: loopback ports, readiness, a `serve` process, strict YAML."""
+import os
 import socket
+import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +36,28 @@ def wait_ready(port, timeout=30):
             pass
         time.sleep(0.05)
     raise RuntimeError(f"service on {port} never became ready")
+
+
+class ServeProcess:
+    """One `customer-cache serve` on free loopback ports with its own data directory, ready when constructed, stopped
+    with SIGTERM. DR_API_KEY is dropped from the environment unless `env` sets it, so a developer's key never makes a
+    check talk to a real upstream."""
+
+    def __init__(self, binary, prefix, secret, *args, env=None):
+        self.directory = tempfile.mkdtemp(prefix=f"{prefix}-")
+        self.rpc = free_port()
+        self.webhook = free_port()
+        environment = dict(os.environ, CUSTOMER_CACHE_WEBHOOK_SECRETS=secret, **(env or {}))
+        if "DR_API_KEY" not in (env or {}):
+            environment.pop("DR_API_KEY", None)
+        self.process = subprocess.Popen(
+            [str(binary), "serve", "--data-dir", f"{self.directory}/data", "--webhook-listen", f"127.0.0.1:{self.webhook}",
+             "--rpc-listen", f"127.0.0.1:{self.rpc}", "--log-level", "error", *args], env=environment)
+        wait_ready(self.rpc)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
 
 
 def unique_key_yaml_loader():
