@@ -129,15 +129,10 @@ final class CustomerMethods: Sendable {
         do { parameters = try getParameters(call) } catch { return (.error(error), nil) }
         guard !parameters.fromUpstream, !parameters.fromStore else { return (.needsAsync, nil) }
         guard let store = store.current else { return (.error(RPCErrorCode.storeUnavailable.error([("reason", "store is opening")])), nil) }
-        if let record = store.record(for: parameters.id) {
-            return (answer(record) ?? .needsAsync, .memory)
-        }
-        // Bounded memory: the store may hold it. SQLite is read here, on the calling thread (a primary-key read);
-        // PostgreSQL in the async path.
-        if store.isBounded {
-            guard let found = try? store.lookupWithoutWaiting(parameters.id) else { return (.needsAsync, nil) }
-            if let record = found.record { return (answer(record) ?? .needsAsync, .store) }
-        }
+        // Memory, then with bounded memory the store: SQLite is read here, on the calling thread (a primary-key
+        // read); PostgreSQL (nil here) in the async path, as is a store read that failed.
+        guard let found = try? store.lookupWithoutWaiting(parameters.id) else { return (.needsAsync, nil) }
+        if let record = found.record { return (answer(record) ?? .needsAsync, found.source == .memory ? .memory : .store) }
         return (notFoundWithoutUpstream(parameters.id), .nobody)
     }
 

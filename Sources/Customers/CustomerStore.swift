@@ -184,16 +184,25 @@ public final class CustomerStore: Sendable {
     /// The record for `id` from memory, else (bounded memory) from the store, which also makes it resident. nil with
     /// either source means no customer, tombstone included, is stored under `id`.
     public func lookup(_ id: String) async throws(StoreError) -> (record: CustomerRecord?, source: LookupSource) {
-        let (cached, generation) = records.withLock { memory in (memory.record(for: id), memory.generation(of: id)) }
+        let (cached, generation) = residentOrGeneration(id)
         if let cached { return (cached, .memory) }
         guard isBounded else { return (nil, .memory) }
         return (admit(try await readers.readAsync(id), generation: generation), .store)
     }
 
+    /// Memory's record, or on a miss the stripe counter a store read must find unchanged to be admitted. The counter
+    /// is only needed on a miss, so a hit costs no hash of the id.
+    private func residentOrGeneration(_ id: String) -> (CustomerRecord?, UInt32) {
+        records.withLock { memory in
+            if let record = memory.record(for: id) { return (record, 0) }
+            return (nil, memory.generation(of: id))
+        }
+    }
+
     /// `lookup` without suspending, when the store read cannot block on the network (SQLite, or unbounded memory);
     /// nil when the caller must use `lookup` (PostgreSQL with bounded memory).
     public func lookupWithoutWaiting(_ id: String) throws(StoreError) -> (record: CustomerRecord?, source: LookupSource)? {
-        let (cached, generation) = records.withLock { memory in (memory.record(for: id), memory.generation(of: id)) }
+        let (cached, generation) = residentOrGeneration(id)
         if let cached { return (cached, .memory) }
         guard isBounded else { return (nil, .memory) }
         guard databaseConfiguration == nil else { return nil }
