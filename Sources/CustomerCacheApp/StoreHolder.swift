@@ -79,10 +79,9 @@ extension StoreHolder {
         guard let pending = pendingOpen.withLock({ $0 }) else { return }
         let repeats = LogThrottle(interval: .seconds(30))
         _ = repeats.admit("open")
-        var attempts = 0
+        var schedule = RetrySchedule(first: 0.1, maximum: pending.retryMaxSeconds, jitter: 0.5)
         while true {
-            attempts += 1
-            let delay = min(pending.retryMaxSeconds, 0.1 * pow(2, Double(min(attempts - 1, 20)))) * Double.random(in: 0.5...1)
+            let delay = schedule.failed(at: .now())
             try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             let open = pending.open
             let result = await runBlocking { () -> Result<CustomerStore, StoreError> in
@@ -100,9 +99,9 @@ extension StoreHolder {
                 pending.opened(store)
                 return
             case .failure(let error) where error.code == .unreachable:
-                waitingFor.withLock { $0 = "store is opening: PostgreSQL is unreachable (\(error.message)); retrying (attempt \(attempts + 1))" }
+                waitingFor.withLock { $0 = "store is opening: PostgreSQL is unreachable (\(error.message)); retrying (attempt \(schedule.attempts + 1))" }
                 if let suppressed = repeats.admit("open") {
-                    logger.error("PostgreSQL still unreachable; the store is not open yet", metadata: ["attempts": "\(attempts + 1)",
+                    logger.error("PostgreSQL still unreachable; the store is not open yet", metadata: ["attempts": "\(schedule.attempts + 1)",
                                                                                                      "similar_failures_not_logged": "\(suppressed)", "error": "\(error)"])
                 }
             case .failure(let error):

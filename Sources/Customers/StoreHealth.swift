@@ -91,17 +91,17 @@ final class StoreHealthMonitor: Sendable {
     }
 }
 
-/// When the writer next retries work it must finish on its own (a purge, a probe write): doubling from `first`
-/// up to `maximum`, so a full disk costs a handful of attempts a minute, not a busy loop.
-struct RetrySchedule {
+/// When the writer next retries work it must finish on its own (a purge, a probe write, a reconnect, the store's
+/// first open): doubling from `first` up to `maximum`, so a full disk costs a handful of attempts a minute, not a busy loop.
+package struct RetrySchedule {
     let first: Double
     let maximum: Double
     /// Each delay is drawn from [delay × (1 − jitter), delay], so many processes failing at once spread their retries.
     let jitter: Double
-    private(set) var attempts = 0
+    package private(set) var attempts = 0
     private(set) var due: DispatchTime?
 
-    init(first: Double, maximum: Double, jitter: Double = 0) {
+    package init(first: Double, maximum: Double, jitter: Double = 0) {
         self.first = first
         self.maximum = max(first, maximum)
         self.jitter = min(max(jitter, 0), 1)
@@ -120,7 +120,7 @@ struct RetrySchedule {
 
     /// Records a failed attempt and schedules the next one; returns the delay chosen, in seconds.
     @discardableResult
-    mutating func failed(at now: DispatchTime) -> Double {
+    package mutating func failed(at now: DispatchTime) -> Double {
         attempts += 1
         let delay = drawDelay()
         due = now + .nanoseconds(Int(delay * 1e9))
