@@ -33,6 +33,8 @@ public final class CustomerCacheService: Sendable {
     /// Runs the RPC async path (misses, writes): our own bounded threads, so nothing that blocks Swift's global
     /// pool elsewhere in the process can stall RPC answers.
     private let rpcExecutor: HandlerExecutor
+    /// The JSON-RPC methods as registered, in order: the one list `rpc.discover`'s document is checked against.
+    let rpcMethodNames: [String]
 
     /// `clock` is wall time in microseconds (tests move it); signatures use the same clock in seconds. `upstream`
     /// replaces the Digital River client the configuration describes (tests script Digital River with it).
@@ -76,8 +78,9 @@ public final class CustomerCacheService: Sendable {
         var table = JSONRPCMethodTable()
         let tokens = configuration.callerTokens
         let discovery = JSONRPCResult(encoded: Array(OpenRPCDocument.json.utf8))
-        // rpc.discover takes no parameters; like every method it refuses unknown ones (openrpc.json's rule).
-        table.register("rpc.discover", immediate: { call in
+        // rpc.discover takes no parameters; like every method it refuses unknown ones (openrpc.json's rule). Any
+        // authenticated caller may read the document, whatever methods its token grants.
+        table.register("rpc.discover", access: .everyCaller, immediate: { call in
             do throws(JSONRPCError) {
                 try call.rejectUnknownParameters(allowed: [] as [StaticString])
             } catch { return .error(error) }
@@ -86,14 +89,13 @@ public final class CustomerCacheService: Sendable {
             try call.rejectUnknownParameters(allowed: [] as [StaticString])
             return discovery
         }
-        methods.register(into: &table) { call in
-            guard !tokens.isEmpty, let name = call.context.caller, let caller = tokens.caller(named: name) else { return nil }
-            return caller.may(call: call.method) ? nil : RPCErrorCode.unauthorized.error([("method", .string(call.method))])
-        }
+        methods.register(into: &table)
+        rpcMethodNames = table.methodNames
         let rpcEngine = JSONRPCServer(methods: table, limits: JSONRPCLimits(maxBodyBytes: configuration.limits.maxBodyBytes,
                                                                              maxBatchLength: configuration.rpcMaxBatch,
                                                                              maxDepth: configuration.rpcMaxDepth,
-                                                                             maxStringBytes: configuration.rpcMaxStringBytes))
+                                                                             maxStringBytes: configuration.rpcMaxStringBytes),
+                                      denied: RPCEndpoint.denied)
         let rpc = RPCEndpoint(server: rpcEngine, tokens: tokens, executor: rpcExecutor)
         readiness.register("forget_queue") { forgetDelivery.readiness() }
         readiness.register("upstream") {

@@ -39,36 +39,26 @@ final class CustomerMethods: Sendable {
         self.memory = MemoryMetrics(metrics, store: store)
     }
 
-    /// Every method this service answers, for the method table and the OpenRPC consistency test.
-    static let methodNames = ["customer.get", "customer.ensure", "customer.forget", "cache.load", "cache.checkpoint"]
-
-    func register(into table: inout JSONRPCMethodTable, authorize: @escaping @Sendable (JSONRPCCall) -> JSONRPCError?) {
-        table.register("customer.get", execution: .concurrent, immediate: { [self] call in
-            if let denied = authorize(call) { return .error(denied) }
-            return getImmediately(call)
-        }) { [self] call throws(JSONRPCError) in
-            if let denied = authorize(call) { throw denied }
-            return try await get(call)
+    /// Registers every method this service answers. Each is `.grantedCallers` (the table's default): the JSON-RPC
+    /// server checks the caller's grant before any handler here runs.
+    func register(into table: inout JSONRPCMethodTable) {
+        table.register("customer.get", execution: .concurrent, immediate: { [self] call in getImmediately(call) }) { [self] call throws(JSONRPCError) in
+            try await get(call)
         }
         table.register("customer.ensure", execution: .concurrent) { [self] call throws(JSONRPCError) in
-            if let denied = authorize(call) { throw denied }
             do throws(JSONRPCError) { return try await ensure(call) } catch { counters.failed("customer.ensure", error); throw error }
         }
         table.register("customer.forget", execution: .concurrent) { [self] call throws(JSONRPCError) in
-            if let denied = authorize(call) { throw denied }
             do throws(JSONRPCError) { return try await forget(call) } catch { counters.failed("customer.forget", error); throw error }
         }
         table.register("cache.load") { [self] call throws(JSONRPCError) in
-            if let denied = authorize(call) { throw denied }
-            return try await load(call)
+            try await load(call)
         }
         table.register("cache.checkpoint", immediate: { [self] call in
-            if let denied = authorize(call) { return .error(denied) }
             // With PostgreSQL the committed row is read, which another replica may have written.
             if cluster != nil { return .needsAsync }
             do throws(JSONRPCError) { return .result(try checkpoint(call)) } catch { return .error(error) }
         }) { [self] call throws(JSONRPCError) in
-            if let denied = authorize(call) { throw denied }
             if let cluster { return try await sharedCheckpoint(call, cluster: cluster) }
             return try checkpoint(call)
         }

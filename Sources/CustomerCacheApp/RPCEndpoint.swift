@@ -22,25 +22,35 @@ final class RPCEndpoint: Sendable {
             sink.send(.error(.unsupportedMediaType, code: "unsupported_media_type", message: "send Content-Type: application/json (or application/json-rpc, application/jsonrequest)"))
             return
         }
-        var context = JSONRPCContext()
-        if !tokens.isEmpty {
-            guard let caller = tokens.caller(forAuthorization: request.headers[.authorization]) else {
-                sink.send(.error(.unauthorized, code: "unauthorized", message: "a valid bearer token is required",
-                                 headers: HTTPHeaders([("WWW-Authenticate", #"Bearer realm="customer-cache""#)])))
-                return
-            }
-            context.caller = caller.name
+        guard let context = callerContext(request) else {
+            sink.send(.error(.unauthorized, code: "unauthorized", message: "a valid bearer token is required",
+                             headers: HTTPHeaders([("WWW-Authenticate", #"Bearer realm="customer-cache""#)])))
+            return
         }
         switch server.handleImmediately(body: request.body, context: context) {
         case .response(let body):
             sink.send(Self.response(body))
-        case .needsAsync:
+        case .needsAsync(let pending):
+            // The body was parsed once, above; only the calls still open run here.
             let server = self.server
-            let body = request.body
             Task(executorPreference: executor) {
-                sink.send(Self.response(await server.handle(body: body, context: context)))
+                sink.send(Self.response(await server.respond(to: pending)))
             }
         }
+    }
+
+    /// The one place a caller is resolved: without configured tokens every request is anonymous and may call every
+    /// method; with them, the bearer token names the caller and its grant, which the JSON-RPC server applies to each
+    /// call (the method table says which methods need a grant). Nil: a missing or wrong token (401, no method runs).
+    func callerContext(_ request: HTTPRequest) -> JSONRPCContext? {
+        guard !tokens.isEmpty else { return JSONRPCContext() }
+        guard let caller = tokens.caller(forAuthorization: request.headers[.authorization]) else { return nil }
+        return JSONRPCContext(caller: caller.name, grantedMethods: caller.methods)
+    }
+
+    /// What a call of a method outside the caller's grant is answered.
+    @Sendable static func denied(_ method: String) -> JSONRPCError {
+        RPCErrorCode.unauthorized.error([("method", .string(method))])
     }
 
     /// Only notifications were sent: JSON-RPC returns nothing, so the answer is 200 with an empty body and no

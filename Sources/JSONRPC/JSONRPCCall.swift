@@ -1,13 +1,24 @@
 import JSON
 
-/// Per-HTTP-request context the transport fills in, so handlers can authorise and log without knowing HTTP.
-/// Every member of a batch sees the same context.
+/// Per-HTTP-request context the transport fills in once (it resolves the caller), so the server can authorise every
+/// call and handlers can log without knowing HTTP. Every member of a batch sees the same context.
 public struct JSONRPCContext: Sendable, Hashable {
     /// The authenticated caller's name; nil when the transport did not authenticate.
     public var caller: String?
+    /// The methods registered `.grantedCallers` this caller may call; nil: all of them (no authentication, or a
+    /// caller without a method list). The server refuses any other such method before its handler runs.
+    public var grantedMethods: Set<String>?
 
-    public init(caller: String? = nil) {
+    public init(caller: String? = nil, grantedMethods: Set<String>? = nil) {
         self.caller = caller
+        self.grantedMethods = grantedMethods
+    }
+
+    /// Whether this caller may call `name`, registered with `access`.
+    @inline(__always)
+    func permits(_ name: String, access: JSONRPCAccess) -> Bool {
+        guard let grantedMethods, access == .grantedCallers else { return true }
+        return grantedMethods.contains(name)
     }
 }
 

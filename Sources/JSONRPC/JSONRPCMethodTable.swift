@@ -32,6 +32,16 @@ public enum JSONRPCExecution: Sendable, Hashable {
     case concurrent
 }
 
+/// Who may call a method, declared once at registration. The server applies it to every call (single or batch
+/// member, immediate or async path) before any handler runs, against the grant the transport put in the
+/// `JSONRPCContext`; handlers never check.
+public enum JSONRPCAccess: Sendable, Hashable {
+    /// Only callers whose grant names the method (or whose grant is unrestricted). The default.
+    case grantedCallers
+    /// Every caller the transport let through, whatever methods its grant names (discovery).
+    case everyCaller
+}
+
 /// The registered methods; names are unique. Built once at start-up and then shared read-only.
 ///
 /// Names beginning with `rpc.` are reserved by the spec for rpc-internal methods and extensions: clients can
@@ -47,6 +57,7 @@ public struct JSONRPCMethodTable: Sendable {
     struct Entry: Sendable {
         let body: Body
         let execution: JSONRPCExecution
+        let access: JSONRPCAccess
         var immediate: JSONRPCImmediateHandler? = nil
     }
 
@@ -63,18 +74,19 @@ public struct JSONRPCMethodTable: Sendable {
 
     /// Registers `handler` under `name`. Registering a name twice is a programming error and traps, because
     /// silently replacing a method would make the table's meaning depend on registration order.
-    public mutating func register(_ name: String, execution: JSONRPCExecution = .inline,
+    public mutating func register(_ name: String, access: JSONRPCAccess = .grantedCallers, execution: JSONRPCExecution = .inline,
                                   immediate: JSONRPCImmediateHandler? = nil,
                                   _ handler: @escaping JSONRPCHandler) {
-        add(name, Entry(body: .typed(handler), execution: execution, immediate: immediate))
+        add(name, Entry(body: .typed(handler), execution: execution, access: access, immediate: immediate))
     }
 
     /// Registers a handler that may throw any error, for code built on throwing APIs (SQLite, I/O).
     /// A thrown `JSONRPCError` is returned as is; anything else becomes -32603 with data
     /// `{"reason":"unexpected_error"}` and its text is never sent (the server's `onUnexpectedError` sees it).
-    public mutating func registerMappingErrors(_ name: String, execution: JSONRPCExecution = .inline,
+    public mutating func registerMappingErrors(_ name: String, access: JSONRPCAccess = .grantedCallers,
+                                               execution: JSONRPCExecution = .inline,
                                                _ handler: @escaping JSONRPCAnyErrorHandler) {
-        add(name, Entry(body: .mappingErrors(handler), execution: execution))
+        add(name, Entry(body: .mappingErrors(handler), execution: execution, access: access))
     }
 
     private mutating func add(_ name: String, _ entry: Entry) {
@@ -97,6 +109,11 @@ public struct JSONRPCMethodTable: Sendable {
     /// Whether `name` is registered.
     public func contains(_ name: String) -> Bool {
         entries[name] != nil
+    }
+
+    /// The access `name` was registered with; nil when it is not registered.
+    public func access(of name: String) -> JSONRPCAccess? {
+        entries[name]?.access
     }
 
     /// Spec §3: names starting with `rpc.` belong to the protocol, not to applications.

@@ -20,46 +20,30 @@ public struct JSONRPCServer: Sendable {
     /// Sees every non-`JSONRPCError` thrown by a `registerMappingErrors` handler, so the real cause can be
     /// logged server-side while the client only gets -32603.
     private let onUnexpectedError: (@Sendable (JSONRPCCall, any Error) -> Void)?
+    /// The error a call gets when its method is `.grantedCallers` and the context's grant does not name it.
+    private let denied: @Sendable (_ method: String) -> JSONRPCError
     private let parserLimits: JSONLimits
 
+    /// `denied` words the refusal of a method the caller's grant does not cover (the application owns its code).
     public init(methods: JSONRPCMethodTable, limits: JSONRPCLimits = .init(),
-                onUnexpectedError: (@Sendable (_ call: JSONRPCCall, _ error: any Error) -> Void)? = nil) {
+                onUnexpectedError: (@Sendable (_ call: JSONRPCCall, _ error: any Error) -> Void)? = nil,
+                denied: @escaping @Sendable (_ method: String) -> JSONRPCError = JSONRPCServer.notGranted) {
         self.methods = methods
         self.limits = limits
+        self.denied = denied
         self.onUnexpectedError = onUnexpectedError
         self.parserLimits = JSONLimits(maxDepth: limits.maxDepth, maxStringBytes: limits.maxStringBytes,
                                        maxBytes: limits.maxBodyBytes, allowDuplicateKeys: false)
     }
 
-    /// Handles one request body (a single request or a batch). Returns the response body, or nil when
-    /// nothing must be sent: a notification, or a batch of only notifications.
+    /// Handles one request body (a single request or a batch) on the async path only: every call runs its async
+    /// handler. Returns the response body, or nil when nothing must be sent: a notification, or a batch of only
+    /// notifications. A transport that wants cache hits answered without a task calls `handleImmediately` instead.
     public func handle(body: [UInt8], context: JSONRPCContext) async -> [UInt8]? {
-        guard body.count <= limits.maxBodyBytes else {
-            return Outcome.error(.null, .limitExceeded("Request body too large", limit: limits.maxBodyBytes)).single()
-        }
-        let document: JSONValue
-        do {
-            document = try JSONValue.parse(body, limits: parserLimits)
-        } catch {
-            return Outcome.error(.null, refusal(for: error)).single()
-        }
-        switch document {
-        case .object:
-            switch prepare(document, context: context) {
-            case .finished(let outcome): return outcome.single()
-            case .call(let entry, let call): return await run(entry, call).single()
-            }
-        case .array(let members):
-            guard !members.isEmpty else {
-                // Spec: an empty batch is answered with a single error object, not an array.
-                return Outcome.error(.null, Self.emptyBatch).single()
-            }
-            guard members.count <= limits.maxBatchLength else {
-                return Outcome.error(.null, .limitExceeded("Batch too large", limit: limits.maxBatchLength)).single()
-            }
-            return await handleBatch(members, context: context)
-        case .null, .bool, .number, .string:
-            return Outcome.error(.null, Self.notRequestObject).single()
+        switch decode(body, context: context) {
+        case .answered(let response): return response
+        case .single(let item): return await run(item).single()
+        case .batch(let items): return Outcome.batch(await runBatch(items))
         }
     }
 
@@ -67,67 +51,106 @@ public struct JSONRPCServer: Sendable {
     public enum ImmediateOutcome: Sendable {
         /// The whole body was answered without suspending (nil: send no body).
         case response([UInt8]?)
-        /// Some call needs its async handler; call `handle(body:context:)`.
-        case needsAsync
+        /// Some call needs its async handler: pass this to `respond(to:)`, which runs only those calls and does not
+        /// read the body again.
+        case needsAsync(JSONRPCPendingRequest)
     }
 
-    /// Answers the body synchronously when every call in it can be (errors, and methods whose immediate handler
-    /// answers), so a transport can reply from its event loop without a task. Otherwise `.needsAsync`, having
-    /// run no handler: the async path then handles the whole body, so no call runs twice.
+    /// Parses the body once and answers every call whose immediate handler can (errors, cache hits), so a transport
+    /// can reply from its event loop without a task. If some call needs I/O, `.needsAsync` carries the decoded calls
+    /// and the answers made so far: `respond(to:)` then runs only the calls still open, so no call runs twice.
+    ///
+    /// A batch holding a method without an immediate handler (a write) runs no immediate handler at all, so its
+    /// members keep the order and scheduling the async path gives them.
     public func handleImmediately(body: [UInt8], context: JSONRPCContext) -> ImmediateOutcome {
-        guard body.count <= limits.maxBodyBytes else {
-            return .response(Outcome.error(.null, .limitExceeded("Request body too large", limit: limits.maxBodyBytes)).single())
-        }
-        if let (entry, call) = simpleCall(body, context: context) {
-            // The common single call, read without the parser; exactly what `prepare` would have made of it, run
-            // as `runImmediately` would, without the intermediate enums.
-            guard let immediate = entry.immediate else { return .needsAsync }
+        if let item = simpleCall(body, context: context) {
+            // The common single call, read without the parser; exactly what `prepare` would have made of it.
+            guard case .call(let entry, let call) = item, let immediate = entry.immediate else {
+                return finishedOrPending(item, isBatch: false)
+            }
             switch immediate(call) {
-            case .needsAsync: return .needsAsync
+            case .needsAsync: return .needsAsync(JSONRPCPendingRequest(items: [item], isBatch: false))
             case .result(let value): return .response(call.id.flatMap { Outcome.result($0, value).single() })
             case .error(let error): return .response(call.id.flatMap { Outcome.error($0, error).single() })
             }
+        }
+        switch decode(body, context: context) {
+        case .answered(let response):
+            return .response(response)
+        case .single(let item):
+            guard let outcome = runImmediately(item) else {
+                return .needsAsync(JSONRPCPendingRequest(items: [item], isBatch: false))
+            }
+            return .response(outcome.single())
+        case .batch(var items):
+            guard methodsAreImmediate(items) else { return .needsAsync(JSONRPCPendingRequest(items: items, isBatch: true)) }
+            var open = false
+            for index in items.indices {
+                guard case .call = items[index] else { continue }
+                // Immediate handlers only read, so answering some members now and the rest later changes nothing.
+                if let outcome = runImmediately(items[index]) { items[index] = .finished(outcome) } else { open = true }
+            }
+            guard open else { return .response(Outcome.batch(items.map(\.finishedOutcome))) }
+            return .needsAsync(JSONRPCPendingRequest(items: items, isBatch: true))
+        }
+    }
+
+    /// Finishes what `handleImmediately` left open: each call still open runs its async handler, once.
+    public func respond(to pending: JSONRPCPendingRequest) async -> [UInt8]? {
+        guard pending.isBatch else { return await run(pending.items[0]).single() }
+        return Outcome.batch(await runBatch(pending.items))
+    }
+
+    private func finishedOrPending(_ item: Prepared, isBatch: Bool) -> ImmediateOutcome {
+        if case .finished(let outcome) = item { return .response(outcome.single()) }
+        return .needsAsync(JSONRPCPendingRequest(items: [item], isBatch: isBatch))
+    }
+
+    /// A body after its one parse: answered already (malformed, over a limit, not a request), one request, or a batch.
+    private enum Decoded {
+        case answered([UInt8]?)
+        case single(Prepared)
+        case batch([Prepared])
+    }
+
+    /// The only place a body is parsed.
+    private func decode(_ body: [UInt8], context: JSONRPCContext) -> Decoded {
+        guard body.count <= limits.maxBodyBytes else {
+            return .answered(Outcome.error(.null, .limitExceeded("Request body too large", limit: limits.maxBodyBytes)).single())
         }
         let document: JSONValue
         do {
             document = try JSONValue.parse(body, limits: parserLimits)
         } catch {
-            return .response(Outcome.error(.null, refusal(for: error)).single())
+            return .answered(Outcome.error(.null, refusal(for: error)).single())
         }
         switch document {
         case .object:
-            let prepared = prepare(document, context: context)
-            guard methodsAreImmediate([prepared]) else { return .needsAsync }
-            guard let outcome = runImmediately(prepared) else { return .needsAsync }
-            return .response(outcome.single())
+            return .single(prepare(document, context: context))
         case .array(let members):
-            guard !members.isEmpty else { return .response(Outcome.error(.null, Self.emptyBatch).single()) }
+            guard !members.isEmpty else {
+                // Spec: an empty batch is answered with a single error object, not an array.
+                return .answered(Outcome.error(.null, Self.emptyBatch).single())
+            }
             guard members.count <= limits.maxBatchLength else {
-                return .response(Outcome.error(.null, .limitExceeded("Batch too large", limit: limits.maxBatchLength)).single())
+                return .answered(Outcome.error(.null, .limitExceeded("Batch too large", limit: limits.maxBatchLength)).single())
             }
-            let prepared = members.map { prepare($0, context: context) }
-            guard methodsAreImmediate(prepared) else { return .needsAsync }
-            var outcomes: [Outcome] = []
-            outcomes.reserveCapacity(prepared.count)
-            for item in prepared {
-                // Immediate handlers only read; if one needs I/O, nothing has been changed by the ones before it.
-                guard let outcome = runImmediately(item) else { return .needsAsync }
-                outcomes.append(outcome)
-            }
-            return .response(Outcome.batch(outcomes))
+            return .batch(members.map { prepare($0, context: context) })
         case .null, .bool, .number, .string:
-            return .response(Outcome.error(.null, Self.notRequestObject).single())
+            return .answered(Outcome.error(.null, Self.notRequestObject).single())
         }
     }
 
-    /// The call a body of the simple shape makes (see `JSONRPCSimpleRequest`), or nil when the full parser must
-    /// read it, including for an unknown method, whose error the full path words.
-    private func simpleCall(_ body: [UInt8], context: JSONRPCContext) -> (entry: JSONRPCMethodTable.Entry, call: JSONRPCCall)? {
-        body.withUnsafeBytes { bytes in
+    /// The request a body of the simple shape makes (see `JSONRPCSimpleRequest`), authorised; nil when the full
+    /// parser must read it, including for an unknown method, whose error the full path words.
+    private func simpleCall(_ body: [UInt8], context: JSONRPCContext) -> Prepared? {
+        guard body.count <= limits.maxBodyBytes else { return nil }
+        return body.withUnsafeBytes { bytes in
             guard let simple = JSONRPCSimpleRequest(bytes, limits: limits),
                   let (name, entry) = methods.entry(named: UnsafeRawBufferPointer(rebasing: bytes[simple.method])) else { return nil }
+            guard context.permits(name, access: entry.access) else { return .finished(denial(name, id: simple.id)) }
             let params = simple.parameterID.map { JSONObject(key: "id", value: .string($0)) } ?? JSONObject()
-            return (entry, JSONRPCCall(method: name, params: params, id: simple.id, context: context))
+            return .call(entry, JSONRPCCall(method: name, params: params, id: simple.id, context: context))
         }
     }
 
@@ -152,44 +175,30 @@ public struct JSONRPCServer: Sendable {
         }
     }
 
+    /// The answer to a call its caller's grant does not cover (nothing for a notification).
+    private func denial(_ method: String, id: JSONRPCID?) -> Outcome {
+        guard let id else { return .silent }
+        return .error(id, denied(method))
+    }
+
     // MARK: Batches
 
-    private func handleBatch(_ members: [JSONValue], context: JSONRPCContext) async -> [UInt8]? {
-        guard methods.hasConcurrentMethods else {
-            // The fast path: one pass, no intermediate array, no child tasks. Handlers that return without
+    private func runBatch(_ prepared: [Prepared]) async -> [Outcome] {
+        var concurrentCalls = 0
+        if methods.hasConcurrentMethods {
+            for item in prepared {
+                if case .call(let entry, _) = item, entry.execution == .concurrent { concurrentCalls += 1 }
+            }
+        }
+        guard concurrentCalls >= 2 else {
+            // Nothing to overlap: run in request order without child tasks. Handlers that return without
             // suspending cost about a function call each.
             var outcomes: [Outcome] = []
-            outcomes.reserveCapacity(members.count)
-            for member in members {
-                switch prepare(member, context: context) {
-                case .finished(let outcome): outcomes.append(outcome)
-                case .call(let entry, let call): outcomes.append(await run(entry, call))
-                }
-            }
-            return Outcome.batch(outcomes)
+            outcomes.reserveCapacity(prepared.count)
+            for item in prepared { outcomes.append(await run(item)) }
+            return outcomes
         }
-        var prepared: [Prepared] = []
-        prepared.reserveCapacity(members.count)
-        var concurrentCalls = 0
-        for member in members {
-            let item = prepare(member, context: context)
-            if case .call(let entry, _) = item, entry.execution == .concurrent { concurrentCalls += 1 }
-            prepared.append(item)
-        }
-        var outcomes: [Outcome] = []
-        outcomes.reserveCapacity(prepared.count)
-        if concurrentCalls < 2 {
-            // Nothing to overlap: run in request order without child tasks.
-            for item in prepared {
-                switch item {
-                case .finished(let outcome): outcomes.append(outcome)
-                case .call(let entry, let call): outcomes.append(await run(entry, call))
-                }
-            }
-        } else {
-            outcomes = await runConcurrently(prepared)
-        }
-        return Outcome.batch(outcomes)
+        return await runConcurrently(prepared)
     }
 
     /// `.concurrent` calls run as child tasks while the `.inline` ones run here meanwhile; results land in
@@ -223,6 +232,12 @@ public struct JSONRPCServer: Sendable {
     enum Prepared: Sendable {
         case call(JSONRPCMethodTable.Entry, JSONRPCCall)
         case finished(Outcome)
+
+        /// The answer of a member every call of which has been answered.
+        var finishedOutcome: Outcome {
+            guard case .finished(let outcome) = self else { preconditionFailure("a batch member was left unanswered") }
+            return outcome
+        }
     }
 
     /// Validates one request object in the order a client would fix it: id, jsonrpc, method, params, extra
@@ -280,11 +295,21 @@ public struct JSONRPCServer: Sendable {
             guard let id else { return .finished(.silent) }
             return .finished(.error(id, JSONRPCMethodTable.isReserved(method) ? Self.reservedMethod : .methodNotFound))
         }
+        // Authorised before anything about the method's parameters is said to a caller that may not call it.
+        guard context.permits(method, access: entry.access) else { return .finished(denial(method, id: id)) }
         if positional {
             guard let id else { return .finished(.silent) }
             return .finished(.error(id, Self.positionalParams))
         }
         return .call(entry, JSONRPCCall(method: method, params: params, id: id, context: context))
+    }
+
+    /// Runs one prepared member: its handler, or the answer it already has.
+    func run(_ item: Prepared) async -> Outcome {
+        switch item {
+        case .finished(let outcome): return outcome
+        case .call(let entry, let call): return await run(entry, call)
+        }
     }
 
     /// Calls the handler and turns its result or error into what goes on the wire.
@@ -345,4 +370,17 @@ public struct JSONRPCServer: Sendable {
     static let reservedMethod = JSONRPCError(code: JSONRPCError.methodNotFoundCode, message: "Method not found",
                                              data: ["reason": "rpc.* method names are reserved"])
     static let unexpectedError = JSONRPCError.internalError(reason: "unexpected_error")
+
+    /// The default refusal: -32000, the first implementation-defined server error, naming the method.
+    @Sendable public static func notGranted(_ method: String) -> JSONRPCError {
+        JSONRPCError(code: -32000, message: "Method not allowed for this caller", data: ["method": .string(method)])
+    }
+}
+
+/// A body `JSONRPCServer.handleImmediately` decoded but could not finish on the spot: the calls still waiting for
+/// their async handler, next to the answers already made. Give it to `JSONRPCServer.respond(to:)`.
+public struct JSONRPCPendingRequest: Sendable {
+    let items: [JSONRPCServer.Prepared]
+    /// The body was an array: the answer is an array too, even of one member.
+    let isBatch: Bool
 }

@@ -244,6 +244,16 @@ struct RPCEndpointTests {
         #expect(scoped["error"]?["code"] == -31005)
         #expect(live.store?.record(for: "c1")?.state == .live)
         #expect(try live.rpcJSON(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"c1"},"id":1}"#, token: "tok_checkout_0123456789")["result"]?["id"] == "c1")
+        // One batch: each member judged by the same grant; rpc.discover is open to every authenticated caller.
+        let batch = try live.rpcJSON("[" + [#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"c1"},"id":1}"#,
+                                            forget.replacingOccurrences(of: #""id":1"#, with: #""id":2"#),
+                                            #"{"jsonrpc":"2.0","method":"rpc.discover","id":3}"#].joined(separator: ",") + "]",
+                                     token: "tok_checkout_0123456789")
+        #expect(batch[0]?["result"]?["id"] == "c1")
+        #expect(batch[1]?["error"]?["code"] == -31005)
+        #expect(batch[1]?["error"]?["data"]?["method"] == "customer.forget")
+        #expect(batch[2]?["result"]?["openrpc"] == "1.3.2")
+        #expect(live.store?.record(for: "c1")?.state == .live)
         #expect(try live.rpcJSON(forget, token: "tok_operations_0123456789")["result"]?["forgotten"] == true)
     }
 

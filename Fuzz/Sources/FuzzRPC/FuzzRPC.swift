@@ -30,17 +30,22 @@ private let server: JSONRPCServer = {
 
 nonisolated(unsafe) private var comparisons = 0  // libFuzzer calls from one thread
 
-/// Runs the async path to completion; libFuzzer calls us synchronously.
-private func handleAsync(_ body: [UInt8]) -> [UInt8]? {
+/// Runs an async operation to completion; libFuzzer calls us synchronously.
+private func wait(_ operation: @escaping @Sendable () async -> [UInt8]?) -> [UInt8]? {
     final class Box: @unchecked Sendable { var value: [UInt8]? }  // written once before the signal, read after
     let box = Box()
     let done = DispatchSemaphore(value: 0)
     Task {
-        box.value = await server.handle(body: body, context: JSONRPCContext(caller: "fuzz"))
+        box.value = await operation()
         done.signal()
     }
     done.wait()
     return box.value
+}
+
+/// The async-only path: every call runs its async handler.
+private func handleAsync(_ body: [UInt8]) -> [UInt8]? {
+    wait { await server.handle(body: body, context: JSONRPCContext(caller: "fuzz")) }
 }
 
 /// Every response object must be a JSON-RPC 2.0 response: version, an id member, exactly one of result/error.
@@ -61,8 +66,11 @@ public func fuzzRPC(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let body = inputBytes(data, size)
     let viaAsync: [UInt8]?
     switch server.handleImmediately(body: body, context: JSONRPCContext(caller: "fuzz")) {
-    case .needsAsync:
-        viaAsync = handleAsync(body)
+    case .needsAsync(let pending):
+        // What the transport does: the calls left open run async, from the body decoded once.
+        let finished = wait { await server.respond(to: pending) }
+        invariant(finished == handleAsync(body), "answering the open calls differs from the async path")
+        viaAsync = finished
     case .response(let immediate):
         // A thread hop per input would cut the rate a hundredfold, so the paths are compared on every 16th input.
         comparisons &+= 1
