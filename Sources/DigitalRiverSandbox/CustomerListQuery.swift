@@ -1,4 +1,5 @@
 import Customers
+import HTTP1
 
 /// The query of `GET /customers` (reference §2), parsed and checked.
 ///
@@ -60,7 +61,7 @@ struct CustomerListQuery: Sendable, Equatable {
         for piece in (query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
             let (rawName, rawValue) = piece.firstIndex(of: "=").map { (piece[..<$0], piece[piece.index(after: $0)...]) }
                 ?? (piece, Substring(""))
-            guard let name = percentDecoded(rawName), let value = percentDecoded(rawValue) else {
+            guard let name = PercentDecoding.decode(rawName), let value = PercentDecoding.decode(rawValue) else {
                 problems.append(SandboxError.invalid(nil, "Malformed percent-encoding in the query."))
                 continue
             }
@@ -122,31 +123,5 @@ struct CustomerListQuery: Sendable, Equatable {
             if rest.hasPrefix("["), rest.hasSuffix("]"), rest.count > 2 { return (field, String(rest.dropFirst().dropLast())) }
         }
         return nil
-    }
-}
-
-/// Decodes `%XX` escapes (not `+`); nil for a malformed escape or bytes that are not UTF-8.
-func percentDecoded(_ text: Substring) -> String? {
-    guard text.contains("%") else { return String(text) }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(text.utf8.count)
-    var iterator = text.utf8.makeIterator()
-    while let byte = iterator.next() {
-        guard byte == UInt8(ascii: "%") else {
-            bytes.append(byte)
-            continue
-        }
-        guard let high = iterator.next().flatMap(hexDigitValue), let low = iterator.next().flatMap(hexDigitValue) else { return nil }
-        bytes.append(high << 4 | low)
-    }
-    return String(validating: bytes, as: UTF8.self)
-}
-
-private func hexDigitValue(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-    default: nil
     }
 }

@@ -78,7 +78,7 @@ public struct HTTPRouter: Sendable {
                 var matches = true
                 for (expected, actual) in zip(pattern.segments, segments) {
                     if expected.hasPrefix("{"), expected.hasSuffix("}") {
-                        guard !actual.isEmpty, let decoded = percentDecoded(actual) else { matches = false; break }
+                        guard !actual.isEmpty, let decoded = PercentDecoding.decode(actual) else { matches = false; break }
                         captured[String(expected.dropFirst().dropLast())] = decoded
                     } else if expected != actual {
                         matches = false
@@ -99,20 +99,4 @@ public struct HTTPRouter: Sendable {
         if allowed.contains("GET"), !allowed.contains("HEAD") { allowed.append("HEAD") }
         return .methodNotAllowed(allow: allowed.sorted().joined(separator: ", "))
     }
-}
-
-/// Decodes %XX escapes in one path segment; nil for malformed escapes or non-UTF-8 results.
-func percentDecoded(_ segment: Substring) -> String? {
-    guard segment.contains("%") else { return String(segment) }
-    var bytes: [UInt8] = []
-    var iterator = segment.utf8.makeIterator()
-    while let byte = iterator.next() {
-        if byte == UInt8(ascii: "%") {
-            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
-            bytes.append(high << 4 | low)
-        } else {
-            bytes.append(byte)
-        }
-    }
-    return String(validating: bytes, as: UTF8.self)
 }
