@@ -651,8 +651,7 @@ public final class WarmJob: Sendable {
 
     /// `retryDelaySeconds * 2^(attempt-1)`, capped at 30 s, with up to 25 % jitter so parallel jobs spread out.
     private func backoff(_ attempt: Int) -> Double {
-        let base = min(30, configuration.retryDelaySeconds * pow(2, Double(max(0, attempt - 1))))
-        return base * Double.random(in: 0.75...1)
+        RetrySchedule.delay(afterFailures: attempt, first: configuration.retryDelaySeconds, maximum: 30, jitter: 0.25)
     }
 
     /// Sleeps, waking early when a stop is requested so SIGTERM is answered within a Kubernetes grace period.

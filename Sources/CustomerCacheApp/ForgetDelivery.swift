@@ -259,7 +259,7 @@ final class ForgetDelivery: Sendable {
     private func backOff(_ id: String) {
         backoff.withLock { table in
             let failures = (table[id]?.failures ?? 0) + 1
-            let delay = min(Self.maxBackoffSeconds, max(intervalSeconds, 0.001) * pow(2, Double(min(failures - 1, 20))))
+            let delay = RetrySchedule.delay(afterFailures: failures, first: max(intervalSeconds, 0.001), maximum: Self.maxBackoffSeconds)
             table[id] = (failures, .now + .milliseconds(Int(delay * 1000)))
         }
     }

@@ -93,6 +93,8 @@ final class StoreHealthMonitor: Sendable {
 
 /// When the writer next retries work it must finish on its own (a purge, a probe write, a reconnect, the store's
 /// first open): doubling from `first` up to `maximum`, so a full disk costs a handful of attempts a minute, not a busy loop.
+/// `delay(afterFailures:first:maximum:jitter:)` is the package's one backoff formula: Digital River retries, forget
+/// delivery, the warm job and the emulator's webhook retries use it too.
 package struct RetrySchedule {
     let first: Double
     let maximum: Double
@@ -107,11 +109,18 @@ package struct RetrySchedule {
         self.jitter = min(max(jitter, 0), 1)
     }
 
+    /// The wait after `failures` failed attempts (1-based; 0 or less counts as 1): `first · 2^(failures−1)`, at most
+    /// `maximum`, then drawn from [delay × (1 − jitter), delay] when `jitter` (0…1) is given.
+    package static func delay(afterFailures failures: Int, first: Double, maximum: Double, jitter: Double = 0) -> Double {
+        let ceiling = min(maximum, first * pow(2, Double(min(max(failures - 1, 0), 30))))
+        let spread = min(max(jitter, 0), 1)
+        return spread > 0 ? ceiling * Double.random(in: (1 - spread)...1) : ceiling
+    }
+
     /// A delay for the next attempt after `attempts` failures (0 before the first failure).
     private func drawDelay() -> Double {
         guard attempts > 0 else { return 0 }
-        let delay = min(maximum, first * pow(2, Double(min(attempts - 1, 30))))
-        return jitter > 0 ? delay * Double.random(in: (1 - jitter)...1) : delay
+        return Self.delay(afterFailures: attempts, first: first, maximum: maximum, jitter: jitter)
     }
 
     var isScheduled: Bool { due != nil }

@@ -1,3 +1,5 @@
+import Customers
+
 /// Which failures may be repeated for a given call, and how long to wait first. Pure: no clock, no randomness of its
 /// own, so every rule is testable without I/O.
 struct RetryPolicy: Sendable, Hashable {
@@ -52,13 +54,7 @@ struct RetryPolicy: Sendable, Hashable {
 
     /// The largest full-jitter delay after failed attempt `attempt` (1-based): `initial * 2^(attempt-1)`, capped.
     func backoffCeiling(afterAttempt attempt: Int) -> Double {
-        var ceiling = initialBackoffSeconds
-        var doublings = max(0, attempt - 1)
-        while doublings > 0, ceiling < maxBackoffSeconds {
-            ceiling *= 2
-            doublings -= 1
-        }
-        return min(ceiling, maxBackoffSeconds)
+        RetrySchedule.delay(afterFailures: attempt, first: initialBackoffSeconds, maximum: maxBackoffSeconds)
     }
 
     /// What to do after failed attempt `attempt`.

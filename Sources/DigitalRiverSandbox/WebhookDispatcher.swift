@@ -1,3 +1,4 @@
+import Customers
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -206,8 +207,7 @@ final class WebhookDispatcher: Sendable {
 
     /// Seconds to wait after failed attempt number `attempt` (1-based).
     func backoff(afterAttempt attempt: Int) -> Double {
-        let exponent = Double(max(0, min(attempt - 1, 30)))
-        return min(settings.maxBackoffSeconds, settings.initialBackoffSeconds * pow(2, exponent))
+        RetrySchedule.delay(afterFailures: attempt, first: settings.initialBackoffSeconds, maximum: settings.maxBackoffSeconds)
     }
 
     /// Why an attempt did not count as delivered; never holds body bytes.
