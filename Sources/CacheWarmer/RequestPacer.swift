@@ -1,5 +1,5 @@
-import Foundation
 import Synchronization
+import Timekeeping
 
 /// A token bucket that spaces requests to Digital River: at most `requestsPerSecond` on average, with bursts of at
 /// most `burst` requests.
@@ -14,27 +14,22 @@ public final class RequestPacer: Sendable {
     public let requestsPerSecond: Double
     /// Most tokens that can be saved up (and so spent at once).
     public let burst: Double
-    private let state: Mutex<State>
+    private let bucket: Mutex<TokenBucket?>
     private let sleep: @Sendable (Double) async -> Void
     private let now: @Sendable () -> Double
-
-    private struct State {
-        var tokens: Double
-        var last: Double
-    }
 
     /// - Parameters:
     ///   - requestsPerSecond: average rate; 0 or less disables pacing.
     ///   - burst: bucket size, at least 1. The bucket starts full.
-    ///   - sleep / now: injectable for tests; default `Task.sleep` and a monotonic clock in seconds.
+    ///   - sleep / now: injectable for tests; default `Task.sleep` and the monotonic clock in seconds.
     public init(requestsPerSecond: Double, burst: Int = 1,
                 sleep: @escaping @Sendable (Double) async -> Void = RequestPacer.taskSleep,
-                now: @escaping @Sendable () -> Double = RequestPacer.monotonicSeconds) {
+                now: @escaping @Sendable () -> Double = SystemClock.monotonicSeconds) {
         self.requestsPerSecond = max(0, requestsPerSecond)
         self.burst = Double(max(1, burst))
         self.sleep = sleep
         self.now = now
-        state = Mutex(State(tokens: Double(max(1, burst)), last: now()))
+        bucket = Mutex(requestsPerSecond > 0 ? TokenBucket(rate: requestsPerSecond, capacity: Double(max(1, burst)), now: now()) : nil)
     }
 
     /// True when pacing is off.
@@ -44,15 +39,8 @@ public final class RequestPacer: Sendable {
     /// simply waits longer (the bucket goes into debt, which later callers wait out too).
     public func acquire(_ count: Int = 1) async {
         guard !isUnlimited, count > 0 else { return }
-        let rate = requestsPerSecond
-        let capacity = burst
-        let wait = state.withLock { state -> Double in
-            let current = now()
-            state.tokens = min(capacity, state.tokens + max(0, current - state.last) * rate)
-            state.last = current
-            state.tokens -= Double(count)
-            return state.tokens >= 0 ? 0 : -state.tokens / rate
-        }
+        let current = now()
+        let wait = bucket.withLock { $0?.reserve(Double(count), now: current) ?? 0 }
         if wait > 0 { await sleep(wait) }
     }
 
@@ -62,8 +50,8 @@ public final class RequestPacer: Sendable {
         try? await Task.sleep(nanoseconds: UInt64(bounded * 1_000_000_000))
     }
 
-    /// Seconds on a monotonic clock (not wall time, so clock steps never make the bucket overflow or starve).
+    /// Seconds on the monotonic clock (not wall time, so clock steps never make the bucket overflow or starve).
     @Sendable public static func monotonicSeconds() -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds) / 1_000_000_000
+        SystemClock.monotonicSeconds()
     }
 }

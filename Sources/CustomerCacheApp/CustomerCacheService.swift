@@ -10,6 +10,7 @@ import ServiceLifecycle
 import ServiceMetrics
 import Sockets
 import Synchronization
+import Timekeeping
 import WebhookSignature
 
 /// The service: the public webhook listener and the internal RPC listener, wired to one store. `start()` binds and
@@ -39,7 +40,7 @@ public final class CustomerCacheService: Sendable {
     /// `clock` is wall time in microseconds (tests move it); signatures use the same clock in seconds. `upstream`
     /// replaces the Digital River client the configuration describes (tests script Digital River with it).
     public init(configuration: AppConfiguration, logger: Logger,
-                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) },
+                clock: @escaping @Sendable () -> Int64 = SystemClock.wallMicroseconds,
                 upstream: DigitalRiverClient? = nil) {
         self.configuration = configuration
         self.logger = logger

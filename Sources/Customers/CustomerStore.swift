@@ -3,6 +3,7 @@ import JSON
 import PostgreSQL
 import SQLite
 import Synchronization
+import Timekeeping
 
 /// Why the store could not take a write; the webhook answers 503 so Digital River retries.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
@@ -107,7 +108,7 @@ public final class CustomerStore: Sendable {
     /// Opens (creating and migrating) the store and loads every record into memory: the SQLite file, or the shared
     /// PostgreSQL database when `configuration.database` is set (then a follower also applies other replicas' changes).
     /// `onHealthEvent` hears of failed and recovered commits and purges, on the writer thread, so the owner can log them.
-    public init(configuration: StoreConfiguration, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) },
+    public init(configuration: StoreConfiguration, clock: @escaping @Sendable () -> Int64 = SystemClock.wallMicroseconds,
                 onCommit: @escaping @Sendable (Double, Int) -> Void = { _, _ in },
                 onHealthEvent: @escaping @Sendable (StoreHealthEvent) -> Void = { _ in }) throws(StoreError) {
         self.clock = clock

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Timekeeping
 
 extension DigitalRiverClient {
     /// One logical call: what to send and how safe it is to send again.
@@ -143,5 +144,5 @@ extension DigitalRiverClient {
 
 /// Seconds since the epoch on the wall clock; only used to read `Retry-After` dates.
 func wallClockSeconds() -> Double {
-    Date().timeIntervalSince1970
+    SystemClock.wallSeconds()
 }

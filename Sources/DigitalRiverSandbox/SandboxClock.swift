@@ -1,11 +1,5 @@
 import Customers
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Timekeeping
 
 /// Issues wall-clock times, in microseconds but on whole milliseconds (Digital River's documented resolution), that
 /// strictly increase from one call to the next, so two changes made within the same millisecond still get distinct,
@@ -27,11 +21,9 @@ struct SandboxClock: Sendable {
         if lastIssued == .min || lastIssued < time { lastIssued = millisecondAligned(time) }
     }
 
-    /// Microseconds since the Unix epoch from the realtime clock.
+    /// Microseconds since the Unix epoch (the package's one wall clock).
     static func wallMicroseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1_000
+        SystemClock.wallMicroseconds()
     }
 
     /// Unix seconds from the realtime clock (signature timestamps).

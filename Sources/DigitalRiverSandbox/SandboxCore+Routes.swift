@@ -1,5 +1,6 @@
 import HTTP1
 import JSON
+import Timekeeping
 
 /// The HTTP face of the sandbox: Digital River's customer routes plus `GET /healthz`.
 extension SandboxCore {
@@ -83,8 +84,9 @@ extension SandboxCore {
         if let apiKey = configuration.apiKey, !Self.bearerMatches(request.headers["Authorization"], apiKey) {
             return SandboxError.unauthorized.response(headers: HTTPHeaders([("WWW-Authenticate", "Bearer")]))
         }
-        if let wait = bucket.withLock({ bucket in bucket?.take(now: SandboxClock.wallMicroseconds()) }) {
-            return SandboxError.tooManyRequests.response(headers: HTTPHeaders([("Retry-After", "\(wait)")]))
+        if let wait = bucket.withLock({ bucket in bucket?.take(now: SystemClock.monotonicSeconds()) }) {
+            // Retry-After is whole seconds, at least 1.
+            return SandboxError.tooManyRequests.response(headers: HTTPHeaders([("Retry-After", "\(max(1, Int(wait.rounded(.up))))")]))
         }
         do {
             return try handler(request)

@@ -1,6 +1,7 @@
 import JSON
 import Logging
 import Synchronization
+import Timekeeping
 
 /// The sandbox's state and behaviour, shared by the HTTP routes and the public facade. Kept apart from
 /// `DigitalRiverSandbox` so the routes (owned by the server) never hold the object that owns the server.
@@ -19,7 +20,8 @@ final class SandboxCore: Sendable {
         self.configuration = configuration
         self.logger = logger
         failures = Mutex(configuration.failures)
-        bucket = Mutex(configuration.rateLimitPerSecond.map { TokenBucket(rate: $0, now: SandboxClock.wallMicroseconds()) })
+        // Digital River's per-key limit (reference §2: 25/s test, 250/s live): a burst of `rate`, refilled at `rate`/s.
+        bucket = Mutex(configuration.rateLimitPerSecond.map { TokenBucket(rate: Double($0), capacity: Double($0), now: SystemClock.monotonicSeconds()) })
         dispatcherSlot = Mutex(webhook.map { WebhookDispatcher(settings: $0, logger: logger) })
 
         var directory = CustomerDirectory(liveMode: configuration.liveMode)

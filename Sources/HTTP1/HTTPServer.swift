@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Sockets
 import Synchronization
+import Timekeeping
 
 /// An HTTP/1.1 server on non-blocking POSIX sockets and epoll: one event loop thread per core, each with its own
 /// SO_REUSEPORT listener so the kernel spreads connections without a shared accept lock. It knows routes, not customers.
@@ -142,9 +143,7 @@ extension HTTPServer {
     public var peakOutputBufferBytes: Int { shared.peakOutputBufferBytes.load(ordering: .relaxed) }
 }
 
-/// Milliseconds on the monotonic clock, which wall-clock changes cannot move.
+/// Milliseconds on the monotonic clock, which wall-clock changes cannot move (the package's one clock).
 @inline(__always) func monotonicMilliseconds() -> Int {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return now.tv_sec * 1000 + now.tv_nsec / 1_000_000
+    SystemClock.monotonicMilliseconds()
 }

@@ -2,6 +2,7 @@
 import Customers
 import JSON
 import Testing
+import Timekeeping
 
 @Suite("Sandbox internals without sockets")
 struct InternalsTests {
@@ -22,12 +23,25 @@ struct InternalsTests {
 
     @Test("the token bucket allows a burst of `rate`, then refills at `rate` per second")
     func tokenBucket() {
-        var bucket = TokenBucket(rate: 2, now: 0)
+        var bucket = TokenBucket(rate: 2, capacity: 2, now: 0)
         #expect(bucket.take(now: 0) == nil)
         #expect(bucket.take(now: 0) == nil)
-        #expect(bucket.take(now: 0) == 1)
-        #expect(bucket.take(now: 400_000) == 1)
-        #expect(bucket.take(now: 600_000) == nil)
+        #expect(bucket.take(now: 0) == 0.5)
+        #expect(abs((bucket.take(now: 0.4) ?? 0) - 0.1) < 1e-9)
+        #expect(bucket.take(now: 0.6) == nil)
+        // A refusal takes nothing: the next token is there on time.
+        #expect(bucket.take(now: 1.1) == nil)
+    }
+
+    @Test("reserving goes into debt that later reservations wait out too")
+    func tokenBucketDebt() {
+        var bucket = TokenBucket(rate: 10, capacity: 2, now: 0)
+        #expect(bucket.reserve(2, now: 0) == 0)
+        #expect(abs(bucket.reserve(1, now: 0) - 0.1) < 1e-9)
+        #expect(abs(bucket.reserve(1, now: 0) - 0.2) < 1e-9)
+        // Refill never exceeds the capacity, however long the bucket sat idle.
+        _ = bucket.reserve(0, now: 1_000)
+        #expect(bucket.tokens == 2)
     }
 
     @Test("sandbox times carry milliseconds, as Digital River's documented objects do")
