@@ -83,8 +83,9 @@ public enum Timestamp {
         }
     }
 
-    // Howard Hinnant's days-from-civil algorithm: exact for the proleptic Gregorian calendar, no Foundation.
-    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+    // Howard Hinnant's days-from-civil algorithm: exact for the proleptic Gregorian calendar, no Foundation. The
+    // package's one copy (Retry-After's IMF-fixdate uses it too).
+    package static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400

@@ -104,17 +104,7 @@ struct RetryPolicy: Sendable, Hashable {
               let hour = Int(clock[0]), let minute = Int(clock[1]), let second = Int(clock[2]),
               (1...31).contains(day), hour < 24, minute < 60, second < 61
         else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = Int(Timestamp.daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day)))
         return Double(days * 86_400 + hour * 3_600 + minute * 60 + second)
-    }
-
-    /// Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's `days_from_civil`).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 }
