@@ -159,33 +159,33 @@ public struct ServiceClient: Sendable {
 
     /// The request body of `load`, built by splicing each customer's bytes.
     static func loadBody(_ customers: [[UInt8]], checkpoint: (name: String, value: String?)?, id: Int) -> [UInt8] {
-        var body: [UInt8] = []
-        body.reserveCapacity(customers.reduce(160) { $0 + $1.count + 1 } + (checkpoint.map { $0.name.utf8.count + ($0.value?.utf8.count ?? 0) * 2 } ?? 0))
-        body.append(contentsOf: #"{"jsonrpc":"2.0","method":"cache.load","params":{"customers":["#.utf8)
-        for (index, customer) in customers.enumerated() {
-            if index > 0 { body.append(UInt8(ascii: ",")) }
-            body.append(contentsOf: customer)
-        }
-        body.append(UInt8(ascii: "]"))
+        var body = JSONStreamWriter(reservingCapacity: customers.reduce(160) { $0 + $1.count + 1 }
+                                        + (checkpoint.map { $0.name.utf8.count + ($0.value?.utf8.count ?? 0) * 2 } ?? 0))
+        body.beginObject()
+        body.member("jsonrpc", "2.0")
+        body.member("method", "cache.load")
+        body.key("params")
+        body.beginObject()
+        body.key("customers")
+        body.beginArray()
+        for customer in customers { body.encoded(customer) }
+        body.endArray()
         if let checkpoint {
-            body.append(contentsOf: #","checkpoint":{"name":"#.utf8)
-            JSONWriter.appendEscaped(checkpoint.name, to: &body)
-            body.append(contentsOf: #","value":"#.utf8)
-            if let value = checkpoint.value { JSONWriter.appendEscaped(value, to: &body) } else { body.append(contentsOf: "null".utf8) }
-            body.append(UInt8(ascii: "}"))
+            body.member("checkpoint", .object(JSONObject([("name", .string(checkpoint.name)), ("value", checkpoint.value.map(JSONValue.string) ?? .null)])))
         }
-        body.append(contentsOf: #"},"id":\#(id)}"#.utf8)
-        return body
+        body.endObject()
+        body.key("id")
+        body.int(id)
+        body.endObject()
+        return body.document
     }
 
     // MARK: cache.checkpoint
 
     /// The saved value of checkpoint `name`, nil when none was ever saved (or it was cleared).
     public func checkpoint(name: String) async throws(ServiceError) -> String? {
-        var body = Array(#"{"jsonrpc":"2.0","method":"cache.checkpoint","params":{"name":"#.utf8)
-        JSONWriter.appendEscaped(name, to: &body)
-        body.append(contentsOf: #"},"id":1}"#.utf8)
-        let result = try await callSingle(body, method: "cache.checkpoint")
+        let request: JSONValue = ["jsonrpc": "2.0", "method": "cache.checkpoint", "params": ["name": .string(name)], "id": 1]
+        let result = try await callSingle(request.encoded(), method: "cache.checkpoint")
         switch result["value"] {
         case .string(let value)?: return value
         case .null?: return nil
@@ -198,15 +198,13 @@ public struct ServiceClient: Sendable {
     /// One JSON-RPC batch of `customer.get {id}` calls; the outcomes are in the order of `ids`.
     public func get(_ ids: [String]) async throws(ServiceError) -> [GetOutcome] {
         guard !ids.isEmpty else { return [] }
-        var body: [UInt8] = [UInt8(ascii: "[")]
+        var body = JSONStreamWriter(reservingCapacity: ids.count * 80)
+        body.beginArray()
         for (index, id) in ids.enumerated() {
-            if index > 0 { body.append(UInt8(ascii: ",")) }
-            body.append(contentsOf: #"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"#.utf8)
-            JSONWriter.appendEscaped(id, to: &body)
-            body.append(contentsOf: #"},"id":\#(index)}"#.utf8)
+            body.value(["jsonrpc": "2.0", "method": "customer.get", "params": ["id": .string(id)], "id": .number(JSONNumber(index))])
         }
-        body.append(UInt8(ascii: "]"))
-        let value = try await post(body)
+        body.endArray()
+        let value = try await post(body.document)
         let members: [JSONValue]
         switch value {
         case .array(let array): members = array

@@ -280,20 +280,17 @@ public final class CustomerCacheService: Sendable {
         router.add("GET", "/healthz", .inline { _ in .json(.ok, alive) })
         router.add("GET", "/readyz", .inline { _ in
             let (ready, checks) = readiness.evaluate(for: listener)
-            var body = Array(#"{"status":"#.utf8)
-            body.append(contentsOf: (ready ? #""ready""# : #""not_ready""#).utf8)
-            body.append(contentsOf: #","checks":{"#.utf8)
-            for (index, check) in checks.enumerated() {
-                if index > 0 { body.append(UInt8(ascii: ",")) }
-                JSONValue.appendEscaped(check.name, to: &body)
-                body.append(contentsOf: #":{"ready":"#.utf8)
-                body.append(contentsOf: (check.status.ready ? "true" : "false").utf8)
-                body.append(contentsOf: #","detail":"#.utf8)
-                JSONValue.appendEscaped(check.status.detail, to: &body)
-                body.append(UInt8(ascii: "}"))
+            var body = JSONStreamWriter(reservingCapacity: 256)
+            body.beginObject()
+            body.member("status", .string(ready ? "ready" : "not_ready"))
+            body.key("checks")
+            body.beginObject()
+            for check in checks {
+                body.member(check.name, .object(JSONObject([("ready", .bool(check.status.ready)), ("detail", .string(check.status.detail))])))
             }
-            body.append(contentsOf: "}}".utf8)
-            return .json(ready ? .ok : .serviceUnavailable, body)
+            body.endObject()
+            body.endObject()
+            return .json(ready ? .ok : .serviceUnavailable, body.document)
         })
     }
 }

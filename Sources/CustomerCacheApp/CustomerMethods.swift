@@ -353,10 +353,14 @@ final class CustomerMethods: Sendable {
     }
 
     private static func ensureResult(_ record: CustomerRecord, created: Bool) -> JSONRPCResult {
-        var bytes = Array(#"{"customer":"#.utf8)
-        bytes.append(contentsOf: record.body)
-        bytes.append(contentsOf: (created ? #","created":true}"# : #","created":false}"#).utf8)
-        return JSONRPCResult(encoded: bytes)
+        var writer = JSONStreamWriter(reservingCapacity: record.body.count + 32)
+        writer.beginObject()
+        writer.key("customer")
+        writer.encoded(record.body)
+        writer.key("created")
+        writer.bool(created)
+        writer.endObject()
+        return JSONRPCResult(encoded: writer.document)
     }
 
     // MARK: customer.forget

@@ -118,14 +118,14 @@ extension SandboxCore {
 
     /// `{"hasMore":…,"data":[…]}` spliced from the customers' cached encodings.
     static func encodePage(_ page: (hasMore: Bool, items: [[UInt8]])) -> [UInt8] {
-        var body: [UInt8] = []
-        body.reserveCapacity(32 + page.items.reduce(0) { $0 + $1.count + 1 })
-        body.append(contentsOf: (page.hasMore ? #"{"hasMore":true,"data":["# : #"{"hasMore":false,"data":["#).utf8)
-        for (index, item) in page.items.enumerated() {
-            if index > 0 { body.append(UInt8(ascii: ",")) }
-            body.append(contentsOf: item)
-        }
-        body.append(contentsOf: "]}".utf8)
-        return body
+        var body = JSONStreamWriter(reservingCapacity: 32 + page.items.reduce(0) { $0 + $1.count + 1 })
+        body.beginObject()
+        body.member("hasMore", .bool(page.hasMore))
+        body.key("data")
+        body.beginArray()
+        for item in page.items { body.encoded(item) }
+        body.endArray()
+        body.endObject()
+        return body.document
     }
 }
