@@ -22,6 +22,8 @@ OPENAPI = ROOT / "openapi" / "openapi.yaml"
 OPENRPC = ROOT / "openapi" / "openrpc.json"
 ERROR_CODES_SWIFT = ROOT / "Sources" / "CustomerCacheApp" / "RPCErrorCode.swift"
 METHODS_SWIFT = ROOT / "Sources" / "CustomerCacheApp" / "CustomerMethods.swift"
+# Where the service registers its JSON-RPC methods (rpc.discover in the service, the rest in CustomerMethods).
+REGISTRATION_SWIFT = [METHODS_SWIFT, ROOT / "Sources" / "CustomerCacheApp" / "CustomerCacheService.swift"]
 STANDARD_CODES = {-32700, -32600, -32601, -32602, -32603}
 # Digital River schemas that both documents carry and must keep identical.
 SHARED_SCHEMAS = ["Customer", "Shipping", "Address", "AdditionalAddressInfo", "Source", "TaxIdentifier", "TaxCertificate"]
@@ -395,14 +397,15 @@ def check_code_consistency(openrpc):
     """A quick source-level mirror of ContractTests (which is the authority, but needs a build)."""
     problems = []
     swift_codes = {int(code) for code in re.findall(r"case\s+\w+\s*=\s*(-\d+)", ERROR_CODES_SWIFT.read_text(encoding="utf-8"))}
-    names_match = re.search(r"static let methodNames\s*=\s*\[([^\]]*)\]", METHODS_SWIFT.read_text(encoding="utf-8"))
-    swift_methods = set(re.findall(r'"([^"]+)"', names_match.group(1))) if names_match else set()
+    # The method table is the source: every `table.register("name"` / `registerMappingErrors("name"` call.
+    registration = re.compile(r'\btable\.register(?:MappingErrors)?\(\s*"([^"]+)"')
+    swift_methods = {name for path in REGISTRATION_SWIFT for name in registration.findall(path.read_text(encoding="utf-8"))}
     if not swift_codes or not swift_methods:
-        problems.append("could not read RPCErrorCode cases or CustomerMethods.methodNames from the sources")
+        problems.append("could not read RPCErrorCode cases or the method table's registrations from the sources")
     document_codes = {error["code"] for error in openrpc.get("components", {}).get("errors", {}).values()}
     document_methods = {method["name"] for method in openrpc.get("methods", [])}
     expected_codes = swift_codes | STANDARD_CODES
-    expected_methods = swift_methods | {"rpc.discover"}
+    expected_methods = swift_methods
     problems += [f"error code {code} is in the code but not in openrpc.json" for code in sorted(expected_codes - document_codes)]
     problems += [f"error code {code} is in openrpc.json but not in the code" for code in sorted(document_codes - expected_codes)]
     problems += [f"method {name} is in the code but not in openrpc.json" for name in sorted(expected_methods - document_methods)]
