@@ -84,13 +84,24 @@ public struct JSONRPCServer: Sendable {
             return .response(outcome.single())
         case .batch(var items):
             guard methodsAreImmediate(items) else { return .needsAsync(JSONRPCPendingRequest(items: items, isBatch: true)) }
-            var open = false
-            for index in items.indices {
-                guard case .call = items[index] else { continue }
-                // Immediate handlers only read, so answering some members now and the rest later changes nothing.
-                if let outcome = runImmediately(items[index]) { items[index] = .finished(outcome) } else { open = true }
+            // Immediate handlers only read, so answering some members now and the rest later changes nothing.
+            var outcomes: [Outcome] = []
+            outcomes.reserveCapacity(items.count)
+            var open: [Int] = []
+            for (index, item) in items.enumerated() {
+                if let outcome = runImmediately(item) {
+                    outcomes.append(outcome)
+                } else {
+                    outcomes.append(.silent)
+                    open.append(index)
+                }
             }
-            guard open else { return .response(Outcome.batch(items.map(\.finishedOutcome))) }
+            guard !open.isEmpty else { return .response(Outcome.batch(outcomes)) }
+            // Keep the answers made; only the open members reach their async handler.
+            var next = 0
+            for index in items.indices {
+                if next < open.count, open[next] == index { next += 1 } else { items[index] = .finished(outcomes[index]) }
+            }
             return .needsAsync(JSONRPCPendingRequest(items: items, isBatch: true))
         }
     }
@@ -232,12 +243,6 @@ public struct JSONRPCServer: Sendable {
     enum Prepared: Sendable {
         case call(JSONRPCMethodTable.Entry, JSONRPCCall)
         case finished(Outcome)
-
-        /// The answer of a member every call of which has been answered.
-        var finishedOutcome: Outcome {
-            guard case .finished(let outcome) = self else { preconditionFailure("a batch member was left unanswered") }
-            return outcome
-        }
     }
 
     /// Validates one request object in the order a client would fix it: id, jsonrpc, method, params, extra
