@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustomerCacheApp
 import DigitalRiverSandbox
 import Foundation
 import Logging
@@ -8,7 +9,7 @@ import ServiceLifecycle
 /// `customer.*` webhooks, for demos, tests and benchmarks. Stops on SIGTERM or SIGINT and exits 0.
 ///
 /// Secrets never come from argv (where `ps` shows them): the webhook secret is read from `--webhook-secret-file` or
-/// `SANDBOX_WEBHOOK_SECRET`, the API key from `--api-key-file` or `DR_API_KEY`; a file wins over the environment.
+/// `SANDBOX_WEBHOOK_SECRET`, the API key from `--api-key-file` or `DR_API_KEY`; the file and the variable together are an error.
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
@@ -92,25 +93,10 @@ struct SandboxCommand: AsyncParsableCommand {
         configuration.webhookMaxAttempts = webhookMaxAttempts
         configuration.webhookInitialBackoffSeconds = webhookInitialBackoff
         if readFiles {
-            configuration.webhookSecret = try Self.secret(file: webhookSecretFile, environment: environment["SANDBOX_WEBHOOK_SECRET"],
-                                                          option: "--webhook-secret-file")
-            configuration.apiKey = try Self.secret(file: apiKeyFile, environment: environment["DR_API_KEY"], option: "--api-key-file")
+            configuration.webhookSecret = try ProcessSetup.secret(AppConfiguration.sandboxWebhookSecret, path: webhookSecretFile, environment: environment)
+            configuration.apiKey = try ProcessSetup.secret(AppConfiguration.apiKeySecret, path: apiKeyFile, environment: environment)
         }
         return configuration
-    }
-
-    /// The file's contents without surrounding whitespace, else the environment value; nil when neither is set.
-    static func secret(file: String?, environment: String?, option: String) throws -> String? {
-        if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ValidationError("\(option): cannot read \(file)")
-            }
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !trimmed.isEmpty else { throw ValidationError("\(option): \(file) is empty") }
-            return trimmed
-        }
-        guard let environment, !environment.isEmpty else { return nil }
-        return environment
     }
 
     func run() async throws {
