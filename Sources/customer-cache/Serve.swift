@@ -35,8 +35,23 @@ struct Serve: AsyncParsableCommand {
     static func settingsHelp(_ settings: [SettingSpecification] = AppConfiguration.settings) -> String {
         settings.map { setting in
             let defaultText = setting.defaultValue.map { " (default \($0))" } ?? ""
-            return "  --\(setting.key) \(setting.kind.valueName)\n      \(setting.help)\(defaultText)"
+            return "  --\(setting.key) \(setting.kind.valueName)\n" + wrapped(setting.help + defaultText, indent: "      ")
         }.joined(separator: "\n")
+    }
+
+    /// `text` in lines of at most 79 columns, each indented: ArgumentParser would rewrap longer ones at column 0.
+    static func wrapped(_ text: String, indent: String) -> String {
+        var lines: [String] = []
+        var line = indent
+        for word in text.split(separator: " ") {
+            if line.count > indent.count, line.count + 1 + word.count > 79 {
+                lines.append(line)
+                line = indent
+            }
+            line += (line.count > indent.count ? " " : "") + word
+        }
+        lines.append(line)
+        return lines.joined(separator: "\n")
     }
 
     func run() async throws {

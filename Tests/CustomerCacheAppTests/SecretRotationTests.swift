@@ -1,9 +1,13 @@
 @testable import CustomerCacheApp
 import Foundation
 import HTTPTestClient
+import Sockets
 import Synchronization
 import Testing
 import WebhookSignature
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A directory laid out the way Kubernetes mounts a Secret: each key is a symlink through `..data`, which points at
 /// a timestamped directory; an update writes a new directory and renames a new `..data` link over the old one.
@@ -63,7 +67,7 @@ struct SecretRotationTests {
 
     /// Waits (bounded) until `condition` holds: the watcher polls every 100 ms, so this is a wait for the reload,
     /// never a measurement of it.
-    private static func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
+    static func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
             if try condition() { return true }
@@ -213,5 +217,40 @@ struct ReplaceableSecretsTests {
         secrets.replace(with: [SigningSecret("whsec_newest")], graceSeconds: 0)
         #expect(verifies("whsec_newest") && !verifies("whsec_new"))
         #expect(secrets.count == 1, "expired secrets are dropped at the next replacement")
+    }
+}
+
+@Suite("customer-cache serve reloads a rotated Secret", .enabled(if: builtCustomerCacheExecutable != nil, "customer-cache was not built"))
+struct SecretRotationProcessTests {
+    @Test("the running executable: a swapped token file works at once, the old token until the grace period (5 s) ends")
+    func rotatedTokenFile() throws {
+        let binary = try #require(builtCustomerCacheExecutable)
+        let mount = try MountedSecret(["rpc-tokens": "ops \(SecretRotationTests.tokenA)\n"])
+        let directory = NSTemporaryDirectory() + "cc-rotation-" + UUID().uuidString
+        defer { mount.remove(); try? FileManager.default.removeItem(atPath: directory) }
+        let (process, errors) = try launch(binary, ["serve", "--webhook-listen", "127.0.0.1:0", "--rpc-listen", "127.0.0.1:0", "--data-dir", directory,
+                                                    "--rpc-tokens-file", mount.path("rpc-tokens"), "--secret-reload-interval-ms", "100",
+                                                    "--secret-rotation-grace-seconds", "5"],
+                                           environment: [CallerTokens.environmentName: nil])
+        defer { if process.isRunning { process.terminate() } }
+        let (ports, log) = readServeListeners(from: errors, until: "store open")
+        let rpc = try SocketAddress(host: "127.0.0.1", port: try #require(ports["rpc"], "no rpc address in: \(log)"))
+        func status(_ token: String) throws -> Int? {
+            try RawClient(rpc).exchange(method: "POST", path: "/rpc", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(token)")],
+                                        body: Array(#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#.utf8))?.status
+        }
+        #expect(try status(SecretRotationTests.tokenA) == 200)
+        #expect(try status(SecretRotationTests.tokenB) == 401)
+        try mount.update(["rpc-tokens": "ops \(SecretRotationTests.tokenB)\n"])
+        #expect(try SecretRotationTests.eventually { try status(SecretRotationTests.tokenB) == 200 }, "the new token was never accepted")
+        #expect(try status(SecretRotationTests.tokenA) == 200, "the old token stopped before its grace period ended")
+        #expect(try SecretRotationTests.eventually { try status(SecretRotationTests.tokenA) == 401 }, "the old token still works after its grace period")
+        #expect(try status(SecretRotationTests.tokenB) == 200)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let fullLog = log + String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0)
+        #expect(fullLog.contains("secret file reloaded"))
+        #expect(!fullLog.contains(SecretRotationTests.tokenA) && !fullLog.contains(SecretRotationTests.tokenB))
     }
 }
