@@ -15,6 +15,11 @@ struct ConfigurationDeclarationTests {
         #expect(sources.raw("max-connections") == "33")
         #expect(sources.raw("max-header-count") == AppConfiguration.setting("max-header-count").defaultValue)
         #expect(sources.raw("trusted-proxies") == nil)
+        // swift-configuration's key encoding gives exactly the variable each declaration documents (and the unknown-name check accepts).
+        for setting in AppConfiguration.settings {
+            let fromEnvironment = try ConfigurationSources(flags: [:], environment: [setting.environmentName: "probe"], fileContents: nil)
+            #expect(fromEnvironment.raw(setting.key) == "probe", "\(setting.environmentName) does not reach \(setting.key)")
+        }
         let configuration = try AppConfiguration(sources: sources, environment: environment)
         #expect(configuration.rpcListen.port == 7001 && configuration.webhookPath == "/from-environment" && configuration.maxConnections == 33)
     }
