@@ -7,7 +7,7 @@ import WebhookSignature
 /// Format (file `rpc-tokens-file` or env `CUSTOMER_CACHE_RPC_TOKENS`, one caller per line or `;`-separated):
 /// `caller-name token [method,method,...]`. Without a method list the caller may call every method.
 /// Presented tokens are compared by keyed digest, so lookup time does not depend on how much of a token matched.
-public struct CallerTokens: Sendable {
+public struct CallerTokens: Sendable, CustomStringConvertible, CustomReflectable {
     /// A caller as configured.
     public struct Caller: Sendable, Hashable {
         public let name: String
@@ -94,6 +94,15 @@ public struct CallerTokens: Sendable {
         guard let rotation else { preconditionFailure("replace(parsing:) on tokens that are not reloadable") }
         rotation.replace(with: try Self.parse(text, key: key), graceSeconds: graceSeconds)
     }
+
+    /// The callers' names only: never a token, nor the digest key.
+    public var description: String {
+        let names = rotation?.first { Array($0.byName.keys) } ?? Array(fixed.byName.keys)
+        return "CallerTokens(\(names.sorted().joined(separator: ", ")))"
+    }
+
+    /// Without this, `dump()` would print the digest key and the digests.
+    public var customMirror: Mirror { Mirror(self, children: ["description": description], displayStyle: .struct) }
 
     /// The configured caller with this name (the name travels in the JSON-RPC context after authentication).
     public func caller(named name: String) -> Caller? {

@@ -29,13 +29,15 @@ struct SandboxCommand: AsyncParsableCommand {
     var listen = "127.0.0.1:8090"
     @Option(name: .customLong("webhook-url"), help: "Where customer.* events are POSTed (default: webhooks off).")
     var webhookURL: String?
-    @Option(name: .customLong("webhook-secret-file"), help: "File holding the webhook signing secret (else SANDBOX_WEBHOOK_SECRET).")
+    @Option(name: .customLong("webhook-secret-file"),
+            help: "File holding the webhook signing secret (else \(AppConfiguration.sandboxWebhookSecret.environmentName)).")
     var webhookSecretFile: String?
     @Option(help: "Synthetic customers created at start-up, without webhooks (0…\(SandboxConfiguration.maxSeed)).")
     var seed = 0
     @Option(name: .customLong("seed-random"), help: "Generator seed: the same value gives the same customers.")
     var seedRandom: UInt64 = 42
-    @Option(name: .customLong("api-key-file"), help: "File holding the API key to require as Bearer token (else DR_API_KEY; none: open).")
+    @Option(name: .customLong("api-key-file"),
+            help: "File holding the API key to require as Bearer token (else \(AppConfiguration.apiKeySecret.environmentName); none: open).")
     var apiKeyFile: String?
     @Option(name: .customLong("latency-ms"), help: "Delay added to every API request, in milliseconds.")
     var latencyMilliseconds = 0

@@ -97,6 +97,10 @@ struct ConfigurationDeclarationTests {
         #expect(configuration.upstreamAPIKey == "sk_test_redaction_probe" && configuration.databasePassword == "pw_redaction_probe")
         var dumped = ""
         dump(configuration, to: &dumped)
+        var dumpedTokens = ""
+        dump(configuration.callerTokens, to: &dumpedTokens)
+        #expect("\(configuration.callerTokens)" == "CallerTokens(ops)")
+        #expect(!dumpedTokens.contains("tok_redaction_probe") && dumpedTokens.contains("CallerTokens(ops)"))
         for text in [configuration.description, configuration.debugDescription, "\(configuration)", String(reflecting: configuration), dumped] {
             for probe in ["whsec_redaction_probe", "tok_redaction_probe", "sk_test_redaction_probe", "pw_redaction_probe"] {
                 #expect(!text.contains(probe), "\(probe) in \(text)")
@@ -147,6 +151,12 @@ struct DeclaredCommandTests {
         #expect(warm.contains(flattened(AppConfiguration.setting("upstream-url").help)))
         #expect(warm.contains("default: \(AppConfiguration.setting("upstream-url").defaultValue ?? "-")"))
         #expect(warm.contains(flattened(AppConfiguration.setting("api-key-file").help)))
+        // Each command's secret options name the variable their declaration gives.
+        let sandbox = flattened(try run(["sandbox", "--help"]).output)
+        for (help, secret) in [(warm, AppConfiguration.warmRPCTokenSecret), (warm, AppConfiguration.apiKeySecret),
+                               (sandbox, AppConfiguration.sandboxWebhookSecret), (sandbox, AppConfiguration.apiKeySecret)] {
+            #expect(help.contains("--\(secret.fileKey) ") && help.contains(secret.environmentName), "\(secret.fileKey)")
+        }
     }
 
     @Test("a misspelt flag stops serve with 64 and the nearest setting; a secret file beside its variable stops every command")
