@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        // Settings precedence (flags, environment, config file, defaults) in CustomerCacheApp. NIO-free: it adds
+        // swift-system; its default trait (JSON) adds no package, and the Reloading/YAML traits stay off.
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
     ],
     targets: [
         // C shims: each has exactly one Swift owner.
@@ -71,6 +74,7 @@ let package = Package(
             "HTTP1", "Sockets", "ServiceMetrics", "JSON", "JSONRPC", "Customers", "PostgreSQL", "WebhookSignature", "DigitalRiverAPI",
             "Timekeeping", .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Configuration", package: "swift-configuration"),
         ]),
         // The warm-up job: pages Digital River's list (or reads ids) and loads the running service over JSON-RPC.
         // Never opens the store; talks to Digital River and the service only through HTTP (URLSession for https,

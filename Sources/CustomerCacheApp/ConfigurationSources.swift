@@ -1,3 +1,4 @@
+import Configuration
 import Sockets
 
 /// A setting that could not be used; names the key so the operator knows which line or flag to fix.
@@ -14,23 +15,36 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Where settings come from, in precedence order: command-line flags, `CUSTOMER_CACHE_<NAME>` environment
-/// variables, an optional config file of `key = value` lines, then the embedded defaults.
+/// variables, an optional config file of `key = value` lines, then the declared defaults. The precedence is
+/// swift-configuration's: one `ConfigReader` over four providers, the first that has a key wins. Secrets are not
+/// settings: `SecretSpecification.read` takes them from a file or the environment, never from flags or this file.
 public struct ConfigurationSources: Sendable {
-    private let flags: [String: String]
-    private let environment: [String: String]
-    private let file: [String: String]
+    private let reader: ConfigReader
     private let specifications: [String: SettingSpecification]
 
     public init(flags: [String: String], environment: [String: String], fileContents: String?,
                 specifications: [SettingSpecification] = AppConfiguration.settings) throws(ConfigurationError) {
-        self.flags = flags
-        self.environment = environment
         var byKey: [String: SettingSpecification] = [:]
         for specification in specifications { byKey[specification.key] = specification }
         self.specifications = byKey
         try Self.checkEnvironmentNames(environment.keys, specifications: specifications)
-        self.file = try Self.parseFile(fileContents ?? "", known: byKey)
+        let file = try Self.parseFile(fileContents ?? "", known: byKey)
+        func provider(_ name: String, _ values: [String: String]) -> InMemoryProvider {
+            InMemoryProvider(name: name, values: Dictionary(uniqueKeysWithValues: values.map { key, value in
+                (AbsoluteConfigKey([key]), ConfigValue(.string(value), isSecret: false))
+            }))
+        }
+        // The environment provider encodes key `customer-cache.data-dir` as CUSTOMER_CACHE_DATA_DIR.
+        let settingsEnvironment = EnvironmentVariablesProvider(environmentVariables: environment)
+            .prefixKeys(with: ConfigKey([Self.environmentKeyPrefix]))
+        reader = ConfigReader(providers: [
+            provider("flags", flags), settingsEnvironment, provider("config file", file),
+            provider("defaults", byKey.compactMapValues(\.defaultValue)),
+        ])
     }
+
+    /// The key component the environment provider prefixes to every setting's key.
+    static let environmentKeyPrefix = "customer-cache"
 
     /// The prefix of every variable the program reads.
     public static let environmentPrefix = "CUSTOMER_CACHE_"
@@ -100,10 +114,7 @@ public struct ConfigurationSources: Sendable {
 
     /// The raw value for `key` after precedence, or nil when unset and without default.
     public func raw(_ key: String) -> String? {
-        if let value = flags[key] { return value }
-        if let specification = specifications[key], let value = environment[specification.environmentName] { return value }
-        if let value = file[key] { return value }
-        return specifications[key]?.defaultValue
+        reader.string(forKey: ConfigKey([key]))
     }
 
     public func string(_ key: String) throws(ConfigurationError) -> String {
@@ -116,7 +127,9 @@ public struct ConfigurationSources: Sendable {
         return value
     }
 
-    public func integer(_ key: String, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+    /// A whole number within the range its declaration gives.
+    public func integer(_ key: String) throws(ConfigurationError) -> Int {
+        guard case .integer(let range) = specifications[key]?.kind else { preconditionFailure("\(key) is not declared as an integer") }
         let text = try string(key)
         guard let value = Int(text), range.contains(value) else {
             throw ConfigurationError(key: key, reason: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
@@ -125,14 +138,15 @@ public struct ConfigurationSources: Sendable {
     }
 
     public func boolean(_ key: String) throws(ConfigurationError) -> Bool {
-        switch try string(key).lowercased() {
-        case "true", "1", "yes", "on": return true
-        case "false", "0", "no", "off": return false
-        default: throw ConfigurationError(key: key, reason: "must be true or false")
+        guard let value = SettingSpecification.Kind.booleanValue(try string(key)) else {
+            throw ConfigurationError(key: key, reason: "must be true or false")
         }
+        return value
     }
 
-    public func choice(_ key: String, _ allowed: [String]) throws(ConfigurationError) -> String {
+    /// One of the values its declaration allows.
+    public func choice(_ key: String) throws(ConfigurationError) -> String {
+        guard case .choice(let allowed) = specifications[key]?.kind else { preconditionFailure("\(key) is not declared as a choice") }
         let value = try string(key)
         guard allowed.contains(value) else {
             throw ConfigurationError(key: key, reason: "must be one of \(allowed.joined(separator: ", "))")
@@ -151,11 +165,63 @@ public struct ConfigurationSources: Sendable {
 }
 
 extension String {
+    /// Trims characters made only of `set`'s scalars: by scalar, since `"\r\n"` in `set` is one Character and
+    /// would otherwise leave a lone trailing `"\n"` untrimmed.
     func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
+        let scalars = Set(set.unicodeScalars)
+        let trimmed = { (character: Character) in character.unicodeScalars.allSatisfy { scalars.contains($0) } }
         var slice = Substring(self)
-        while let first = slice.first, characters.contains(first) { slice.removeFirst() }
-        while let last = slice.last, characters.contains(last) { slice.removeLast() }
+        while let first = slice.first, trimmed(first) { slice.removeFirst() }
+        while let last = slice.last, trimmed(last) { slice.removeLast() }
         return String(slice)
+    }
+}
+
+extension ConfigurationSources {
+    /// The settings given as command-line arguments: `--key value`, `--key=value`, and for a boolean setting a bare
+    /// `--key` (true) or `--key true|false`. An argument naming no setting is refused by name with the nearest one;
+    /// a secret's name gets the reminder that secrets are never arguments (argv is world-readable through `ps`).
+    public static func parseFlags(_ arguments: [String],
+                                  specifications: [SettingSpecification] = AppConfiguration.settings) throws(ConfigurationError) -> [String: String] {
+        var byKey: [String: SettingSpecification] = [:]
+        for specification in specifications { byKey[specification.key] = specification }
+        var flags: [String: String] = [:]
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            guard argument.hasPrefix("--"), argument.count > 2 else {
+                throw ConfigurationError(key: argument, reason: "unexpected argument: settings are given as --key value")
+            }
+            let body = argument.dropFirst(2)
+            let key = String(body.prefix { $0 != "=" })
+            var value = body.contains("=") ? String(body.drop { $0 != "=" }.dropFirst()) : nil
+            guard let specification = byKey[key] else { throw unknownFlag(key, specifications: specifications) }
+            if value == nil {
+                if case .boolean = specification.kind {
+                    if index < arguments.count, SettingSpecification.Kind.booleanValue(arguments[index]) != nil {
+                        value = arguments[index]
+                        index += 1
+                    } else {
+                        value = "true"
+                    }
+                } else {
+                    guard index < arguments.count else { throw ConfigurationError(key: key, reason: "--\(key) needs a value") }
+                    value = arguments[index]
+                    index += 1
+                }
+            }
+            flags[key] = value
+        }
+        return flags
+    }
+
+    private static func unknownFlag(_ key: String, specifications: [SettingSpecification]) -> ConfigurationError {
+        if let secret = AppConfiguration.secrets.first(where: { $0.fileKey == key + "-file" }) {
+            return ConfigurationError(key: key, reason: "is a secret and never a command-line argument: set \(secret.environmentName) or --\(secret.fileKey)")
+        }
+        let nearest = specifications.map { (key: $0.key, distance: editDistance(key, $0.key)) }.min { $0.distance < $1.distance }
+        guard let nearest, nearest.distance <= 2 else { return ConfigurationError(key: key, reason: "--\(key) names no setting") }
+        return ConfigurationError(key: key, reason: "--\(key) names no setting; did you mean --\(nearest.key)?")
     }
 }

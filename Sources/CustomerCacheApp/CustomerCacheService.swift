@@ -36,6 +36,8 @@ public final class CustomerCacheService: Sendable {
     private let rpcExecutor: HandlerExecutor
     /// The JSON-RPC methods as registered, in order: the one list `rpc.discover`'s document is checked against.
     let rpcMethodNames: [String]
+    /// Applies new versions of the secret files the signing secrets and caller tokens came from.
+    private let secretWatcher: SecretFileWatcher
 
     /// `clock` is wall time in microseconds (tests move it); signatures use the same clock in seconds. `upstream`
     /// replaces the Digital River client the configuration describes (tests script Digital River with it).
@@ -52,9 +54,8 @@ public final class CustomerCacheService: Sendable {
         let storeHolder = self.storeHolder
         readiness.register("store") { (listener: Readiness.Listener) in storeHolder.readiness(for: listener) }
 
-        let secrets = configuration.webhookSecrets
-        let verifier = WebhookSignatureVerifier(secrets: secrets, tolerance: configuration.signatureToleranceSeconds,
-                                                now: { clock() / 1_000_000 })
+        let verifier = WebhookSecrets(secrets: configuration.webhookSecrets, tolerance: configuration.signatureToleranceSeconds,
+                                      reloadable: configuration.webhookSecretsFile != nil, now: { clock() / 1_000_000 })
         let webhook = WebhookEndpoint(store: storeHolder, verifier: verifier, liveMode: configuration.liveMode,
                                       clients: ClientAddressResolver(trustedProxies: configuration.trustedProxies,
                                                                      header: configuration.clientAddressHeader),
@@ -77,7 +78,9 @@ public final class CustomerCacheService: Sendable {
                                       metrics: metrics, logger: logger, clock: clock, executor: rpcExecutor, forgetDelivery: forgetDelivery,
                                       cluster: cluster)
         var table = JSONRPCMethodTable()
-        let tokens = configuration.callerTokens
+        // Grace periods run on the service clock, as signature timestamps do.
+        let tokens = configuration.rpcTokensFile == nil ? configuration.callerTokens
+                                                        : configuration.callerTokens.reloadable(now: { clock() / 1_000_000 })
         let discovery = JSONRPCResult(encoded: Array(OpenRPCDocument.json.utf8))
         // rpc.discover takes no parameters; like every method it refuses unknown ones (openrpc.json's rule). Any
         // authenticated caller may read the document, whatever methods its token grants.
@@ -152,10 +155,29 @@ public final class CustomerCacheService: Sendable {
         metrics.gauge(.storeFollowerConnected) {
             storeHolder.current?.replication?.connected == false ? 0 : 1
         }
-        let secretCount = secrets.count
         metrics.gauge(.webhookSecretsConfigured) {
-            secretCount
+            verifier.count
         }
+        secretWatcher = SecretFileWatcher(Self.watchedSecretFiles(configuration, webhookSecrets: verifier, tokens: tokens),
+                                          intervalMilliseconds: configuration.secretReloadIntervalMilliseconds, metrics: metrics, logger: logger)
+    }
+
+    /// The secret files `secretWatcher` re-reads: those the secrets came from (none when they came from the environment).
+    private static func watchedSecretFiles(_ configuration: AppConfiguration, webhookSecrets: WebhookSecrets,
+                                           tokens: CallerTokens) -> [SecretFileWatcher.Watched] {
+        let grace = configuration.secretRotationGraceSeconds
+        var watched: [SecretFileWatcher.Watched] = []
+        if let path = configuration.webhookSecretsFile {
+            watched.append(.init(name: "webhook-secrets", path: path, specification: AppConfiguration.webhookSecretsSecret) { text throws(ConfigurationError) in
+                webhookSecrets.replace(with: try AppConfiguration.parseWebhookSecrets(text, from: .file(path)), graceSeconds: grace)
+            })
+        }
+        if let path = configuration.rpcTokensFile {
+            watched.append(.init(name: "rpc-tokens", path: path, specification: AppConfiguration.rpcTokensSecret) { text throws(ConfigurationError) in
+                try tokens.replace(parsing: text, graceSeconds: grace)
+            })
+        }
+        return watched
     }
 
     /// What a listener did to protect itself from clients that exhaust descriptors, connections or memory.
@@ -202,7 +224,7 @@ public final class CustomerCacheService: Sendable {
         [StoreService(holder: storeHolder, cluster: cluster, logger: logger),
          ForgetDeliveryService(delivery: forgetDelivery, executor: rpcExecutor),
          HTTPListenerService(server: rpcServer, listeners: listeners),
-         HTTPListenerService(server: webhookServer, listeners: listeners)]
+         HTTPListenerService(server: webhookServer, listeners: listeners), secretWatcher]
     }
 
     /// Every PostgreSQL session of this replica (writer, follower, readers, coordination) gets the same dead-connection

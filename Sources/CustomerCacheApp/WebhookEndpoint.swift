@@ -13,7 +13,7 @@ import WebhookSignature
 /// mode; 503 when the store cannot commit (Digital River retries). A 2xx is never sent before the commit returned.
 final class WebhookEndpoint: Sendable {
     private let store: StoreHolder
-    private let verifier: WebhookSignatureVerifier
+    private let verifier: WebhookSecrets
     private let liveMode: Bool
     private let logger: Logger
     private let counters: WebhookCounters
@@ -23,7 +23,7 @@ final class WebhookEndpoint: Sendable {
     private let storeFailureLog = LogThrottle(interval: .seconds(10))
     static let jsonLimits = JSONLimits(maxDepth: 64, maxStringBytes: 256 * 1024, maxBytes: 16 << 20)
 
-    init(store: StoreHolder, verifier: WebhookSignatureVerifier, liveMode: Bool, clients: ClientAddressResolver,
+    init(store: StoreHolder, verifier: WebhookSecrets, liveMode: Bool, clients: ClientAddressResolver,
          allowedSources: [CIDRBlock], metrics: MetricsRegistry, logger: Logger) {
         self.clients = clients
         self.allowedSources = allowedSources

@@ -43,6 +43,8 @@ extension MetricFamily {
         help: "Webhook signature rejections by reason (the detail behind outcome bad_signature or stale_timestamp).")
     public static let webhookSecretsConfigured = MetricFamily("customer_cache_webhook_secrets_configured", .gauge,
         help: "Signing secrets configured (0 means every webhook is rejected).")
+    public static let secretReloads = MetricFamily("customer_cache_secret_reloads_total", .counter, labels: ["secret", "outcome"],
+        help: "New versions of webhook-secrets-file and rpc-tokens-file: applied, or failed (unreadable or invalid; the current secrets stay).")
 
     // MARK: JSON-RPC
 
@@ -121,7 +123,7 @@ extension MetricFamily {
 
     /// Every family the service exposes, in the order `/metrics` and the README list them.
     public static let all: [MetricFamily] = [
-        webhookEvents, webhookSignaturesVerified, webhookSignatureRejections, webhookSecretsConfigured,
+        webhookEvents, webhookSignaturesVerified, webhookSignatureRejections, webhookSecretsConfigured, secretReloads,
         rpcOutcomes, servedCachedUpstreamDown, loadAppliedCustomers,
         forgetDeliveries, forgetRefusals, forgetQueue, forgetParked,
         storeCommitSeconds, storeCommittedOperations, storeCommitFailures, storePurgesPending, storePurgeFailures,

@@ -1,3 +1,5 @@
+import ArgumentParser
+import CustomerCacheApp
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -20,6 +22,21 @@ enum ProcessSetup {
     static func terminationSignals() async -> UnixSignalsSequence {
         signal(SIGPIPE, SIG_IGN)
         return await UnixSignalsSequence(trapping: .sigterm, .sigint)
+    }
+
+    /// A secret for a command from its file or its variable (`SecretSpecification.read`: both is an error), as
+    /// the command's usage error; an empty file is an error too, since it can only be a mistake.
+    static func secret(_ specification: SecretSpecification, path: String?, environment: [String: String]) throws -> String? {
+        let secret: (text: String, origin: SecretSpecification.Origin)?
+        do {
+            secret = try specification.read(path: path, environment: environment)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if let secret, secret.text.isEmpty, case .file(let path) = secret.origin {
+            throw ValidationError("--\(specification.fileKey): \(path) is empty")
+        }
+        return secret?.text
     }
 
     /// Runs `group` until it has stopped; each of `signals` asks it to shut down gracefully (logged as `message`).

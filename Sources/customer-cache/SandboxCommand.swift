@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustomerCacheApp
 import DigitalRiverSandbox
 import Foundation
 import Logging
@@ -8,7 +9,7 @@ import ServiceLifecycle
 /// `customer.*` webhooks, for demos, tests and benchmarks. Stops on SIGTERM or SIGINT and exits 0.
 ///
 /// Secrets never come from argv (where `ps` shows them): the webhook secret is read from `--webhook-secret-file` or
-/// `SANDBOX_WEBHOOK_SECRET`, the API key from `--api-key-file` or `DR_API_KEY`; a file wins over the environment.
+/// `SANDBOX_WEBHOOK_SECRET`, the API key from `--api-key-file` or `DR_API_KEY`; the file and the variable together are an error.
 struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
@@ -28,13 +29,15 @@ struct SandboxCommand: AsyncParsableCommand {
     var listen = "127.0.0.1:8090"
     @Option(name: .customLong("webhook-url"), help: "Where customer.* events are POSTed (default: webhooks off).")
     var webhookURL: String?
-    @Option(name: .customLong("webhook-secret-file"), help: "File holding the webhook signing secret (else SANDBOX_WEBHOOK_SECRET).")
+    @Option(name: .customLong("webhook-secret-file"),
+            help: "File holding the webhook signing secret (else \(AppConfiguration.sandboxWebhookSecret.environmentName)).")
     var webhookSecretFile: String?
     @Option(help: "Synthetic customers created at start-up, without webhooks (0…\(SandboxConfiguration.maxSeed)).")
     var seed = 0
     @Option(name: .customLong("seed-random"), help: "Generator seed: the same value gives the same customers.")
     var seedRandom: UInt64 = 42
-    @Option(name: .customLong("api-key-file"), help: "File holding the API key to require as Bearer token (else DR_API_KEY; none: open).")
+    @Option(name: .customLong("api-key-file"),
+            help: "File holding the API key to require as Bearer token (else \(AppConfiguration.apiKeySecret.environmentName); none: open).")
     var apiKeyFile: String?
     @Option(name: .customLong("latency-ms"), help: "Delay added to every API request, in milliseconds.")
     var latencyMilliseconds = 0
@@ -92,25 +95,10 @@ struct SandboxCommand: AsyncParsableCommand {
         configuration.webhookMaxAttempts = webhookMaxAttempts
         configuration.webhookInitialBackoffSeconds = webhookInitialBackoff
         if readFiles {
-            configuration.webhookSecret = try Self.secret(file: webhookSecretFile, environment: environment["SANDBOX_WEBHOOK_SECRET"],
-                                                          option: "--webhook-secret-file")
-            configuration.apiKey = try Self.secret(file: apiKeyFile, environment: environment["DR_API_KEY"], option: "--api-key-file")
+            configuration.webhookSecret = try ProcessSetup.secret(AppConfiguration.sandboxWebhookSecret, path: webhookSecretFile, environment: environment)
+            configuration.apiKey = try ProcessSetup.secret(AppConfiguration.apiKeySecret, path: apiKeyFile, environment: environment)
         }
         return configuration
-    }
-
-    /// The file's contents without surrounding whitespace, else the environment value; nil when neither is set.
-    static func secret(file: String?, environment: String?, option: String) throws -> String? {
-        if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ValidationError("\(option): cannot read \(file)")
-            }
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !trimmed.isEmpty else { throw ValidationError("\(option): \(file) is empty") }
-            return trimmed
-        }
-        guard let environment, !environment.isEmpty else { return nil }
-        return environment
     }
 
     func run() async throws {

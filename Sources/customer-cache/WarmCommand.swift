@@ -10,7 +10,7 @@ import Logging
 /// CronJob; see README "Warming the cache" for the checkpoint, pacing and exit codes.
 ///
 /// Secrets never come from argv: the Digital River key from `--api-key-file` or `DR_API_KEY`, the service's caller
-/// token from `--rpc-token-file` or `CUSTOMER_CACHE_RPC_TOKEN`; a file wins over the environment.
+/// token from `--rpc-token-file` or `CUSTOMER_CACHE_RPC_TOKEN`; setting both the file and the variable is an error.
 struct WarmCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warm",
@@ -27,11 +27,11 @@ struct WarmCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("rpc-url"), help: "The service's internal JSON-RPC listener, e.g. http://127.0.0.1:8081 (/rpc is appended when no path is given).")
     var rpcURL: String
-    @Option(name: .customLong("upstream-url"), help: "Digital River API base URL.")
-    var upstreamURL = "https://api.digitalriver.com"
-    @Option(name: .customLong("api-key-file"), help: "File with the Digital River secret API key (else DR_API_KEY). Needed for the list source.")
+    @Option(name: .customLong("upstream-url"), help: ArgumentHelp(AppConfiguration.setting("upstream-url").help))
+    var upstreamURL = AppConfiguration.setting("upstream-url").defaultValue ?? ""
+    @Option(name: .customLong("api-key-file"), help: ArgumentHelp(AppConfiguration.setting("api-key-file").help + ". Needed for the list source."))
     var apiKeyFile: String?
-    @Option(name: .customLong("rpc-token-file"), help: "File with the service's caller token (else CUSTOMER_CACHE_RPC_TOKEN; none: no Authorization header).")
+    @Option(name: .customLong("rpc-token-file"), help: "File with the service's caller token (else \(AppConfiguration.warmRPCTokenSecret.environmentName); none: no Authorization header).")
     var rpcTokenFile: String?
     @Option(help: "Only customers updated at or after TIME: ISO-8601 (2025-01-01T00:00:00Z) or a duration back from now (90m, 26h, 7d).")
     var since: String?
@@ -166,10 +166,9 @@ struct WarmCommand: AsyncParsableCommand {
             source = .list(since: absolute, sinceArgument: since)
         }
         var configuration = WarmConfiguration(source: source, rpcURL: rpcURL)
-        configuration.rpcToken = try SandboxCommand.secret(file: rpcTokenFile, environment: environment[AppConfiguration.warmRPCTokenEnvironmentName],
-                                                           option: "--rpc-token-file")
+        configuration.rpcToken = try ProcessSetup.secret(AppConfiguration.warmRPCTokenSecret, path: rpcTokenFile, environment: environment)
         if case .list = source {
-            guard let keyText = try SandboxCommand.secret(file: apiKeyFile, environment: environment["DR_API_KEY"], option: "--api-key-file") else {
+            guard let keyText = try ProcessSetup.secret(AppConfiguration.apiKeySecret, path: apiKeyFile, environment: environment) else {
                 throw ValidationError("the list source needs the Digital River API key: --api-key-file or DR_API_KEY")
             }
             guard let key = DigitalRiverAPIKey(keyText) else { throw ValidationError("the Digital River API key is not a visible-ASCII token") }
