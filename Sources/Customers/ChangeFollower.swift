@@ -180,7 +180,8 @@ final class ChangeFollower: @unchecked Sendable {
     private func catchUp(_ connection: PostgresConnection) throws {
         while !stopping.load(ordering: .relaxed) {
             if let covered = own.skip(after: applied, through: nil, senders: [], waitingMilliseconds: 0) { stepOver(to: covered) }
-            let rows = try connection.execute(Self.pageQuery, [.integer(applied), .integer(applied + Int64(Self.pageSize))])
+            let rows = try connection.execute(Self.pageQuery, [.integer(applied), .integer(applied + Int64(Self.pageSize))],
+                                              binaryResults: true)
             var head = rows.count > 0 ? rows.integer(0, 8) ?? applied : applied
             var nextChange = rows.count > 0 ? rows.integer(0, 0) : nil
             if rows.count == 0 {

@@ -75,9 +75,9 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
             snapshot.sequence = try connection.execute("SELECT seq FROM change_head").integer(0, 0) ?? 0
             let columns = "SELECT id, state, updated_us, event_us, stale, body FROM customers"
             let rows = if let ids, limit > 0 {
-                try connection.execute(columns + " WHERE id = ANY($1::text[]) LIMIT \(limit)", [.textArray(ids)])
+                try connection.execute(columns + " WHERE id = ANY($1::text[]) LIMIT \(limit)", [.textArray(ids)], binaryResults: true)
             } else {
-                try connection.execute(columns + (limit > 0 ? " LIMIT \(limit)" : ""))
+                try connection.execute(columns + (limit > 0 ? " LIMIT \(limit)" : ""), binaryResults: true)
             }
             snapshot.records.reserveCapacity(rows.count)
             for index in 0..<rows.count {
@@ -167,7 +167,7 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
             if !touched.customers.isEmpty {
                 reads.append(PostgresStatement("""
                     SELECT id, state, updated_us, event_us, stale, body FROM customers WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
-                    """, [.textArray(touched.customers)]))
+                    """, [.textArray(touched.customers)], binaryResults: true))
             }
             if !touched.events.isEmpty {
                 reads.append(PostgresStatement("""
@@ -190,10 +190,10 @@ final class PostgresBackend: StoreBackend, @unchecked Sendable {
                 }
                 var effects = PostgresBatchEffects(nowSeconds: nowSeconds)
                 if !touched.events.isEmpty, let inserted = results.next() {
-                    effects.fresh = Set(inserted.rows.compactMap { $0[0] })
+                    effects.fresh = Set((0..<inserted.count).compactMap { inserted.text($0, 0) })
                 }
                 if !touched.parked.isEmpty, let queued = results.next() {
-                    effects.queued = Set(queued.rows.compactMap { $0[0] })
+                    effects.queued = Set((0..<queued.count).compactMap { queued.text($0, 0) })
                 }
                 var batch = try BatchApplier.apply(requests, now: now, lookup: { stored[$0] }, effects: &effects)
                 var writes = effects.writes

@@ -56,7 +56,7 @@ final class StoreReaders: Sendable {
                 }
                 return StoredRow(record: rows.first ?? nil, sequence: 0)
             case (.postgres, .postgres(let box)):
-                let rows = try box.connection.execute(Self.postgresRowQuery, [.text(id)])
+                let rows = try box.connection.execute(Self.postgresRowQuery, [.text(id)], binaryResults: true)
                 guard rows.count > 0 else { return StoredRow(record: nil, sequence: 0) }
                 return StoredRow(record: PostgresBackend.record(rows, 0), sequence: rows.integer(0, 6) ?? 0)
             default:

@@ -48,17 +48,28 @@ public struct PostgresConfiguration: Sendable {
 public struct PostgresStatement: Sendable {
     public var sql: String
     public var parameters: [PostgresValue]
+    /// Rows in binary format: integers, booleans and `bytea` as they are stored, not printed and parsed back (hot
+    /// reads of customer bodies). Every `PostgresRows` accessor reads both formats.
+    public var binaryResults: Bool
 
-    public init(_ sql: String, _ parameters: [PostgresValue] = []) {
+    public init(_ sql: String, _ parameters: [PostgresValue] = [], binaryResults: Bool = false) {
         self.sql = sql
         self.parameters = parameters
+        self.binaryResults = binaryResults
     }
 }
 
 /// One libpq connection. Not thread-safe: one thread uses it at a time (the store's writer, the follower, a reader
-/// behind a lock). Statements take text-format parameters (bytes in binary format) and return text-format rows.
+/// behind a lock). Statements take text-format parameters (bytes and arrays in binary format) and return text-format
+/// rows unless asked for binary ones. Statements with parameters, and every pipelined one, are prepared once per
+/// session (a named statement sent with the first use, in the same round trip), so the server parses and plans a
+/// group commit's statements once rather than in every batch.
 public final class PostgresConnection {
     private var handle: OpaquePointer?
+    /// Named server-side statements of this session, by SQL and parameter types.
+    private var prepared: [PreparedKey: String] = [:]
+    /// Most statements prepared per session; SQL beyond it runs unnamed (parsed and planned each time).
+    static let preparedLimit = 128
 
     /// Connects, or throws `.connection` with libpq's message (which never includes the password).
     public init(_ configuration: PostgresConfiguration) throws(PostgresError) {
@@ -125,6 +136,7 @@ public final class PostgresConnection {
     public func reset() throws(PostgresError) {
         guard let handle else { throw PostgresError(.connection, message: "connection closed") }
         PQreset(handle)
+        prepared.removeAll()
         guard PQstatus(handle) == CONNECTION_OK else { throw PostgresError(.connection, message: Self.message(handle)) }
     }
 
@@ -132,6 +144,7 @@ public final class PostgresConnection {
     public func close() {
         if let handle { PQfinish(handle) }
         handle = nil
+        prepared.removeAll()
     }
 
     /// The socket libpq reads from, for `poll` (LISTEN/NOTIFY).
@@ -139,18 +152,27 @@ public final class PostgresConnection {
 
     /// Runs one statement with `$1…$n` parameters and returns its rows (empty for commands).
     @discardableResult
-    public func execute(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresRows {
+    public func execute(_ sql: String, _ parameters: [PostgresValue] = [], binaryResults: Bool = false) throws(PostgresError) -> PostgresRows {
         guard let handle else { throw PostgresError(.connection, message: "connection closed", sql: sql) }
         roundTrips += 1
         statementsSent += 1
         // Without parameters the simple protocol runs, which also accepts several statements (migrations).
-        let result = parameters.isEmpty ? PQexec(handle, sql) : Self.withParameters(parameters) { count, values, lengths, formats in
-            PQexecParams(handle, sql, count, nil, values, lengths, formats, 0)
+        guard !parameters.isEmpty || binaryResults else { return try Self.rows(PQexec(handle, sql), handle, sql) }
+        let key = PreparedKey(sql: sql, types: parameters.map(\.typeOID))
+        var name = prepared[key]
+        if name == nil, prepared.count < Self.preparedLimit {
+            let made = "cc_\(prepared.count)"
+            roundTrips += 1
+            let result = key.types.withUnsafeBufferPointer { PQprepare(handle, made, sql, Int32(parameters.count), $0.baseAddress) }
+            _ = try Self.rows(result, handle, sql)
+            prepared[key] = made
+            name = made
         }
-        guard let result else {
-            throw PostgresError(PQstatus(handle) == CONNECTION_OK ? .protocolViolation : .connection, message: Self.message(handle), sql: sql)
+        let result = Self.withParameters(parameters) { count, values, lengths, formats in
+            if let name { PQexecPrepared(handle, name, count, values, lengths, formats, binaryResults ? 1 : 0) } else {
+                key.types.withUnsafeBufferPointer { PQexecParams(handle, sql, count, $0.baseAddress, values, lengths, formats, binaryResults ? 1 : 0) }
+            }
         }
-        defer { PQclear(result) }
         return try Self.rows(result, handle, sql)
     }
 
@@ -171,36 +193,64 @@ public final class PostgresConnection {
         roundTrips += 1
         statementsSent += statements.count
         var firstError: PostgresError?
-        var sent = 0
-        for statement in statements {
+        // What the server answers, in order: a statement's Prepare (its first use in this session) and its execution.
+        var expected: [(statement: Int, preparing: PreparedKey?)] = []
+        expected.reserveCapacity(statements.count)
+        var preparing: [PreparedKey: String] = [:]
+        for (index, statement) in statements.enumerated() {
+            let key = PreparedKey(sql: statement.sql, types: statement.parameters.map(\.typeOID))
+            var name = prepared[key] ?? preparing[key]
+            if name == nil, prepared.count + preparing.count < Self.preparedLimit {
+                let made = "cc_\(prepared.count + preparing.count)"
+                let queued = key.types.withUnsafeBufferPointer {
+                    PQsendPrepare(handle, made, statement.sql, Int32(statement.parameters.count), $0.baseAddress)
+                }
+                guard queued == 1 else {
+                    firstError = PostgresError(PQstatus(handle) == CONNECTION_OK ? .protocolViolation : .connection,
+                                               message: Self.message(handle), sql: statement.sql)
+                    break
+                }
+                expected.append((index, key))
+                preparing[key] = made
+                name = made
+            }
+            let format: Int32 = statement.binaryResults ? 1 : 0
             let queued = Self.withParameters(statement.parameters) { count, values, lengths, formats in
-                PQsendQueryParams(handle, statement.sql, count, nil, values, lengths, formats, 0)
+                if let name { PQsendQueryPrepared(handle, name, count, values, lengths, formats, format) } else {
+                    key.types.withUnsafeBufferPointer { PQsendQueryParams(handle, statement.sql, count, $0.baseAddress, values, lengths, formats, format) }
+                }
             }
             guard queued == 1 else {
                 firstError = PostgresError(PQstatus(handle) == CONNECTION_OK ? .protocolViolation : .connection,
                                            message: Self.message(handle), sql: statement.sql)
                 break
             }
-            sent += 1
+            expected.append((index, nil))
         }
         guard PQpipelineSync(handle) == 1 else { throw firstError ?? PostgresError(.connection, message: Self.message(handle)) }
         var results: [PostgresRows] = []
-        results.reserveCapacity(sent)
-        for statement in statements.prefix(sent) {
-            // Each statement yields one result, then a NULL that ends it.
+        results.reserveCapacity(statements.count)
+        for (index, key) in expected {
+            let sql = statements[index].sql
+            // Each Prepare and each statement yields one result, then a NULL that ends it.
             guard let result = PQgetResult(handle) else {
-                throw firstError ?? PostgresError(.connection, message: Self.message(handle), sql: statement.sql)
+                throw firstError ?? PostgresError(.connection, message: Self.message(handle), sql: sql)
             }
+            let status = PQresultStatus(result)
             do throws(PostgresError) {
-                if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
-                    if firstError == nil { firstError = PostgresError(.statement, message: "skipped after an earlier failure", sql: statement.sql) }
+                if status == PGRES_PIPELINE_ABORTED {
+                    PQclear(result)
+                    if firstError == nil { firstError = PostgresError(.statement, message: "skipped after an earlier failure", sql: sql) }
+                } else if let key {
+                    _ = try Self.rows(result, handle, sql)
+                    // Prepared statements outlive the transaction, so this one is usable whatever happens next.
+                    prepared[key] = preparing[key]
                 } else {
-                    results.append(try Self.rows(result, handle, statement.sql))
+                    results.append(try Self.rows(result, handle, sql))
                 }
             } catch {
                 if firstError == nil { firstError = error }
             }
-            PQclear(result)
             while let extra = PQgetResult(handle) { PQclear(extra) }
         }
         // The Sync's own result, after which the connection is idle and may leave pipeline mode.
@@ -301,8 +351,12 @@ public final class PostgresConnection {
 
     // MARK: libpq plumbing
 
-    /// A failed result as a `PostgresError` (SQLSTATE and primary message only: DETAIL may quote row values), or its rows.
-    private static func rows(_ result: OpaquePointer, _ handle: OpaquePointer, _ sql: String) throws(PostgresError) -> PostgresRows {
+    /// A result's rows (which then own it), or, cleared, a failure as a `PostgresError` (SQLSTATE and primary
+    /// message only: DETAIL may quote row values). No result at all means libpq could not send or read.
+    private static func rows(_ result: OpaquePointer?, _ handle: OpaquePointer, _ sql: String) throws(PostgresError) -> PostgresRows {
+        guard let result else {
+            throw PostgresError(PQstatus(handle) == CONNECTION_OK ? .protocolViolation : .connection, message: Self.message(handle), sql: sql)
+        }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
             return PostgresRows(result: result)
@@ -310,11 +364,12 @@ public final class PostgresConnection {
             let sqlState = clibpq_sqlstate(result).map { String(cString: $0) }
             let message = clibpq_primary_message(result).map { String(cString: $0) } ?? Self.message(handle)
             let code: PostgresError.Code = PQstatus(handle) == CONNECTION_OK ? .statement : .connection
+            PQclear(result)
             throw PostgresError(code, sqlState: sqlState, message: message, sql: sql)
         }
     }
 
-    /// Calls `body` with libpq's parameter arrays (count, values, lengths, formats): text format, bytes in binary.
+    /// Calls `body` with libpq's parameter arrays (count, values, lengths, formats): text format, bytes and arrays in binary.
     private static func withParameters<R>(_ parameters: [PostgresValue],
                                           _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R) -> R {
         var buffers: [UnsafeMutablePointer<CChar>?] = []
@@ -332,7 +387,7 @@ public final class PostgresConnection {
                 buffers.append(strdup(String(value))); lengths.append(0); formats.append(0)
             case .boolean(let value):
                 buffers.append(strdup(value ? "t" : "f")); lengths.append(0); formats.append(0)
-            case .bytes(let bytes):
+            case .bytes(let bytes), .binary(_, let bytes):
                 // malloc, not allocate: every buffer is released with free() above.
                 let copy = malloc(max(bytes.count, 1))?.assumingMemoryBound(to: CChar.self)
                 bytes.withUnsafeBufferPointer { source in
@@ -356,6 +411,12 @@ public final class PostgresConnection {
         // libpq wraps its messages over several tab-indented lines; one line keeps log records and /readyz whole.
         return String(cString: text).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
+    /// A statement as the server knows it once prepared: its text and the types its parameters were declared with.
+    private struct PreparedKey: Hashable {
+        let sql: String
+        let types: [Oid]
     }
 
     private static func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {

@@ -1,80 +1,86 @@
-/// A statement parameter. Integers and text travel in text format; bytes in binary format, so no escaping is needed.
+import CLibPQ
+
+/// A statement parameter. Integers and text travel in text format; bytes and arrays in binary format, so nothing
+/// is escaped, hex-encoded or parsed back on either side.
 public enum PostgresValue: Sendable, Hashable {
     case null
     case text(String)
     case integer(Int64)
     case boolean(Bool)
     case bytes([UInt8])
+    /// A value in PostgreSQL's binary format for the type `oid` (the arrays below), sent declared as that type.
+    case binary(oid: UInt32, [UInt8])
+
+    /// The type the parameter is declared with when prepared; 0 lets the server infer it from the statement.
+    var typeOID: Oid {
+        if case .binary(let oid, _) = self { return oid }
+        return 0
+    }
 }
 
 extension PostgresValue {
-    /// A one-dimensional text-format array literal (`{"a","b"}`) for `= ANY($1::text[])` and `unnest`, so a batch
-    /// is one statement instead of one round trip per element.
+    /// A one-dimensional `text[]` for `= ANY($1::text[])` and `unnest`, so a batch is one statement instead of one
+    /// round trip per element.
     public static func textArray(_ elements: [String]) -> PostgresValue {
-        var literal: [UInt8] = [UInt8(ascii: "{")]
-        literal.reserveCapacity(elements.reduce(2) { $0 + $1.utf8.count + 3 })
-        for (index, element) in elements.enumerated() {
-            if index > 0 { literal.append(UInt8(ascii: ",")) }
-            literal.append(UInt8(ascii: "\""))
-            for byte in element.utf8 {
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { literal.append(UInt8(ascii: "\\")) }
-                literal.append(byte)
-            }
-            literal.append(UInt8(ascii: "\""))
+        var array = BinaryArray(elementOID: 25, count: elements.count, payloadBytes: elements.reduce(0) { $0 + $1.utf8.count })
+        for element in elements {
+            var element = element
+            element.withUTF8 { array.append($0) }
         }
-        literal.append(UInt8(ascii: "}"))
-        return .text(String(decoding: literal, as: UTF8.self))
+        return .binary(oid: 1009, array.bytes)
     }
 
-    /// An integer array literal (`{1,2,3}`).
+    /// A `bigint[]` (a statement may cast it, e.g. to `smallint[]`).
     public static func integerArray(_ elements: [Int64]) -> PostgresValue {
-        var literal = "{"
-        literal.reserveCapacity(elements.count * 8 + 2)
-        for (index, element) in elements.enumerated() {
-            if index > 0 { literal.append(",") }
-            literal.append(String(element))
+        var array = BinaryArray(elementOID: 20, count: elements.count, payloadBytes: elements.count * 8)
+        for element in elements {
+            withUnsafeBytes(of: element.bigEndian) { array.append($0.bindMemory(to: UInt8.self)) }
         }
-        literal.append("}")
-        return .text(literal)
+        return .binary(oid: 1016, array.bytes)
     }
 
-    /// A boolean array literal (`{t,f}`).
+    /// A `boolean[]`.
     public static func booleanArray(_ elements: [Bool]) -> PostgresValue {
-        .text("{" + elements.map { $0 ? "t" : "f" }.joined(separator: ",") + "}")
+        var array = BinaryArray(elementOID: 16, count: elements.count, payloadBytes: elements.count)
+        for element in elements {
+            withUnsafeBytes(of: UInt8(element ? 1 : 0)) { array.append($0.bindMemory(to: UInt8.self)) }
+        }
+        return .binary(oid: 1000, array.bytes)
     }
 
-    /// A bytea array literal in hex form (`{"\\x6869"}`), written in one pass into one buffer: the batch's
-    /// customer bodies are most of what a commit sends.
+    /// A `bytea[]`, each element's bytes as they are: the batch's customer bodies are most of what a commit sends.
     public static func bytesArray(_ elements: [[UInt8]]) -> PostgresValue {
-        // `{`, then per element `"\\x` + two digits a byte + `"` and a comma, then `}`.
-        let length = elements.reduce(2) { $0 + 6 + 2 * $1.count }
-        let literal = hexDigits.withUnsafeBufferPointer { digits in
-            String(unsafeUninitializedCapacity: length) { buffer in
-                guard let start = buffer.baseAddress else { return 0 }
-                var target = start
-                func put(_ byte: UInt8) {
-                    target.pointee = byte
-                    target += 1
-                }
-                put(UInt8(ascii: "{"))
-                for (index, element) in elements.enumerated() {
-                    if index > 0 { put(UInt8(ascii: ",")) }
-                    put(UInt8(ascii: "\"")); put(UInt8(ascii: "\\")); put(UInt8(ascii: "\\")); put(UInt8(ascii: "x"))
-                    element.withUnsafeBufferPointer { bytes in
-                        for byte in bytes {
-                            target[0] = digits[Int(byte >> 4)]
-                            target[1] = digits[Int(byte & 0x0F)]
-                            target += 2
-                        }
-                    }
-                    put(UInt8(ascii: "\""))
-                }
-                put(UInt8(ascii: "}"))
-                return target - start
-            }
+        var array = BinaryArray(elementOID: 17, count: elements.count, payloadBytes: elements.reduce(0) { $0 + $1.count })
+        for element in elements {
+            element.withUnsafeBufferPointer { array.append($0) }
         }
-        return .text(literal)
+        return .binary(oid: 1001, array.bytes)
     }
 }
 
-private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+/// PostgreSQL's binary format of a one-dimensional array without NULLs (`array_recv`): dimensions, flags, element
+/// type, then each element as a 32-bit length and its bytes, every integer big-endian.
+private struct BinaryArray {
+    private(set) var bytes: [UInt8] = []
+
+    init(elementOID: Oid, count: Int, payloadBytes: Int) {
+        bytes.reserveCapacity(20 + 4 * count + payloadBytes)
+        // An empty array has no dimensions at all.
+        put(Int32(count == 0 ? 0 : 1))
+        put(Int32(0))
+        put(Int32(bitPattern: elementOID))
+        if count > 0 {
+            put(Int32(count))
+            put(Int32(1))
+        }
+    }
+
+    mutating func append(_ element: UnsafeBufferPointer<UInt8>) {
+        put(Int32(element.count))
+        bytes.append(contentsOf: element)
+    }
+
+    private mutating func put(_ value: Int32) {
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+}
