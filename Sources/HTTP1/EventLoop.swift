@@ -8,7 +8,7 @@ struct Completion: Sendable {
     let connectionID: UInt64
     let response: HTTPResponse
     let isHead: Bool
-    let method: String
+    let method: HTTPMethod
     let path: String
     let startedAt: Int
 }
@@ -423,7 +423,7 @@ final class EventLoop: @unchecked Sendable {
         let startedAt = monotonicMilliseconds()
         if !request.keepAlive { connection.closeAfterCurrent = true }
         connection.currentWantsKeepAliveHeader = request.version == .http1_0 && request.keepAlive
-        let isHead = request.method == "HEAD"
+        let isHead = request.method == .head
         switch router.resolve(method: request.method, path: request.path) {
         case .notFound:
             let response = router.unroutedResponder.map { $0(request, .notFound) }
@@ -478,7 +478,7 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: writing
 
-    private func enqueue(_ response: HTTPResponse, on connection: Connection, isHead: Bool, method: String, path: String, startedAt: Int) {
+    private func enqueue(_ response: HTTPResponse, on connection: Connection, isHead: Bool, method: HTTPMethod, path: String, startedAt: Int) {
         if response.dropsConnection {
             close(connection)
             return
