@@ -62,7 +62,7 @@ public final class CustomerCacheService: Sendable {
                                       allowedSources: configuration.webhookAllowedSources, metrics: metrics, logger: logger)
         var webhookRouter = HTTPRouter()
         Self.addHealthRoutes(to: &webhookRouter, readiness: readiness, listener: .webhook)
-        webhookRouter.add("POST", configuration.webhookPath, .deferred { request, sink in webhook.handle(request, sink) })
+        webhookRouter.add(.post, configuration.webhookPath, .deferred { request, sink in webhook.handle(request, sink) })
 
         let upstream = upstream ?? Self.makeUpstream(configuration, logger: logger)
         self.upstream = upstream
@@ -120,8 +120,8 @@ public final class CustomerCacheService: Sendable {
 
         var rpcRouter = HTTPRouter()
         Self.addHealthRoutes(to: &rpcRouter, readiness: readiness, listener: .rpc)
-        rpcRouter.add("POST", "/rpc", .deferred { request, sink in rpc.handle(request, sink) })
-        rpcRouter.add("GET", "/metrics", .inline { _ in
+        rpcRouter.add(.post, "/rpc", .deferred { request, sink in rpc.handle(request, sink) })
+        rpcRouter.add(.get, "/metrics", .inline { _ in
             HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),
                          body: Array(metrics.render().utf8))
         })
@@ -299,8 +299,8 @@ public final class CustomerCacheService: Sendable {
 
     static func addHealthRoutes(to router: inout HTTPRouter, readiness: Readiness, listener: Readiness.Listener) {
         let alive = Array(#"{"status":"ok"}"#.utf8)
-        router.add("GET", "/healthz", .inline { _ in .json(.ok, alive) })
-        router.add("GET", "/readyz", .inline { _ in
+        router.add(.get, "/healthz", .inline { _ in .json(.ok, alive) })
+        router.add(.get, "/readyz", .inline { _ in
             let (ready, checks) = readiness.evaluate(for: listener)
             var body = JSONStreamWriter(reservingCapacity: 256)
             body.beginObject()

@@ -25,37 +25,37 @@ extension SandboxCore {
             }
         }
         let health = Array(#"{"status":"ok","service":"digital-river-sandbox","emulator":true}"#.utf8)
-        router.add("GET", "/healthz", .inline { _ in .json(.ok, health) })
+        router.add(.get, "/healthz", .inline { _ in .json(.ok, health) })
 
-        router.add("POST", "/customers", .async { [self] request in
+        router.add(.post, "/customers", .async { [self] request in
             await handle(request, route: Route.create) { request throws(SandboxError) in
                 let version = try APIVersion(header: request.headers[APIVersion.headerName])
                 let customer = try create(try Self.jsonObject(request.body), apiVersion: version)
                 return .json(Self.created, JSONValue.object(customer).encoded())
             }
         })
-        router.add("GET", "/customers", .async { [self] request in
+        router.add(.get, "/customers", .async { [self] request in
             await handle(request, route: Route.list) { request throws(SandboxError) in
                 let query = try CustomerListQuery(request.query)
                 let page = try directory.withLock { directory throws(SandboxError) in try directory.list(query) }
                 return .json(.ok, Self.encodePage(page))
             }
         })
-        router.add("GET", "/customers/{id}", .async { [self] request in
+        router.add(.get, "/customers/{id}", .async { [self] request in
             await handle(request, route: Route.retrieve) { request throws(SandboxError) in
                 let id = request.pathParameters["id"] ?? ""
                 guard let encoded = directory.withLock({ $0.records[id]?.encoded }) else { throw SandboxError.customerNotFound(id) }
                 return .json(.ok, encoded)
             }
         })
-        router.add("POST", "/customers/{id}", .async { [self] request in
+        router.add(.post, "/customers/{id}", .async { [self] request in
             await handle(request, route: Route.update) { request throws(SandboxError) in
                 let version = try APIVersion(header: request.headers[APIVersion.headerName])
                 let customer = try update(id: request.pathParameters["id"] ?? "", try Self.jsonObject(request.body), apiVersion: version)
                 return .json(.ok, JSONValue.object(customer).encoded())
             }
         })
-        router.add("DELETE", "/customers/{id}", .async { [self] request in
+        router.add(.delete, "/customers/{id}", .async { [self] request in
             await handle(request, route: Route.delete) { request throws(SandboxError) in
                 try delete(id: request.pathParameters["id"] ?? "")
                 return HTTPResponse(status: .noContent)

@@ -8,7 +8,7 @@ struct Completion: Sendable {
     let connectionID: UInt64
     let response: HTTPResponse
     let isHead: Bool
-    let method: String
+    let method: HTTPMethod
     let path: String
     let startedAt: Int
 }
@@ -244,12 +244,9 @@ final class EventLoop: @unchecked Sendable {
 
     /// Over the connection limit: a short 503 on a fresh socket always fits the send buffer, so the peer learns why.
     private func refuse(_ socket: TCPSocket) {
-        let body = #"{"error":"too_many_connections","message":"connection limit reached"}"#
-        let text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\nRetry-After: 1\r\n\r\n\(body)"
-        var bytes = Array(text.utf8)
         // Counted before the 503 leaves, so whoever has read it (a test, a scrape after a client's report) sees it.
         shared.connectionsRefused.wrappingAdd(1, ordering: .relaxed)
-        _ = bytes.withUnsafeMutableBytes { try? socket.write(UnsafeRawBufferPointer($0)) }
+        _ = HTTPResponseEncoder.refusal.withUnsafeBytes { try? socket.write($0) }
         socket.shutdownWrite()
         socket.close()
         shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
@@ -389,7 +386,7 @@ final class EventLoop: @unchecked Sendable {
                 compactInbound(connection)
                 return
             case .expectsContinue:
-                connection.outbound.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
+                HTTPResponseEncoder.encodeContinue(into: &connection.outbound)
                 compactInbound(connection)
                 return
             case .failure(let error):
@@ -423,7 +420,7 @@ final class EventLoop: @unchecked Sendable {
         let startedAt = monotonicMilliseconds()
         if !request.keepAlive { connection.closeAfterCurrent = true }
         connection.currentWantsKeepAliveHeader = request.version == .http1_0 && request.keepAlive
-        let isHead = request.method == "HEAD"
+        let isHead = request.method == .head
         switch router.resolve(method: request.method, path: request.path) {
         case .notFound:
             let response = router.unroutedResponder.map { $0(request, .notFound) }
@@ -478,37 +475,17 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: writing
 
-    private func enqueue(_ response: HTTPResponse, on connection: Connection, isHead: Bool, method: String, path: String, startedAt: Int) {
+    private func enqueue(_ response: HTTPResponse, on connection: Connection, isHead: Bool, method: HTTPMethod, path: String, startedAt: Int) {
         if response.dropsConnection {
             close(connection)
             return
         }
         if shuttingDown { connection.closeAfterCurrent = true }
         let closing = connection.closeAfterCurrent
-        let date = dateCache.current()
-        var out = connection.outbound
-        connection.outbound = []
-        if out.isEmpty { out.reserveCapacity(256 + response.body.count) }
-        appendStatic("HTTP/1.1 ", to: &out)
-        appendDecimal(response.status.code, to: &out)
-        out.append(0x20)
-        out.append(contentsOf: response.status.reason.utf8)
-        appendStatic("\r\nDate: ", to: &out)
-        out.append(contentsOf: date)
-        let bodyAllowed = response.status.code >= 200 && response.status.code != 204 && response.status.code != 304
-        if bodyAllowed {
-            appendStatic("\r\nContent-Length: ", to: &out)
-            appendDecimal(response.body.count, to: &out)
-        }
-        if closing {
-            appendStatic("\r\nConnection: close", to: &out)
-        } else if connection.currentWantsKeepAliveHeader {
-            appendStatic("\r\nConnection: keep-alive", to: &out)
-        }
-        response.headers.appendFieldLines(to: &out)
-        appendStatic("\r\n\r\n", to: &out)
-        if bodyAllowed, !isHead { out.append(contentsOf: response.body) }
-        connection.outbound = out
+        let persistence: HTTPResponseEncoder.Persistence = closing ? .close
+            : connection.currentWantsKeepAliveHeader ? .announcedKeepAlive : .keepAlive
+        HTTPResponseEncoder.encode(response, date: dateCache.current(), isHead: isHead, persistence: persistence,
+                                   into: &connection.outbound)
         if closing { connection.state = .closing }
         logger.debug("request", metadata: ["listener": "\(configuration.name)", "method": "\(method)", "path": "\(path)",
                                            "status": "\(response.status.code)", "ms": "\(monotonicMilliseconds() - startedAt)"])
@@ -682,53 +659,5 @@ final class Connection {
         bodyStartedAt = now
         lastActivity = now
         lastWriteProgress = now
-    }
-}
-
-/// Appends a literal's bytes in one copy (a `String`'s UTF-8 view goes through the generic append).
-@inline(__always) func appendStatic(_ text: StaticString, to buffer: inout [UInt8]) {
-    buffer.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-}
-
-@inline(__always) func appendDecimal(_ value: Int, to buffer: inout [UInt8]) {
-    if value < 10 {
-        buffer.append(UInt8(truncatingIfNeeded: value) + 0x30)
-        return
-    }
-    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    var count = 0
-    var remaining = value
-    withUnsafeMutableBytes(of: &digits) { raw in
-        while remaining > 0 {
-            raw[19 - count] = UInt8(truncatingIfNeeded: remaining % 10) + 0x30
-            remaining /= 10
-            count += 1
-        }
-        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[(20 - count)...]))
-    }
-}
-
-/// The IMF-fixdate for the Date header, recomputed at most once a second per loop.
-struct HTTPDateCache {
-    private var second = 0
-    private var bytes: [UInt8] = []
-
-    mutating func current() -> [UInt8] {
-        if bytes.isEmpty { refresh() }
-        return bytes
-    }
-
-    mutating func refresh() {
-        var now = time(nil)
-        guard now != second || bytes.isEmpty else { return }
-        second = now
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let text = "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
-        bytes = Array(text.utf8)
     }
 }

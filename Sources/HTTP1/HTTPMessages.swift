@@ -11,7 +11,7 @@ public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
 
 /// A fully received request: head plus the whole body (bodies are bounded by `HTTPLimits.maxBodyBytes`).
 public struct HTTPRequest: Sendable {
-    public var method: String
+    public var method: HTTPMethod
     /// The request-target exactly as sent.
     public var target: String
     /// The target's path, without the query.
@@ -28,7 +28,7 @@ public struct HTTPRequest: Sendable {
     /// Values captured by `{name}` segments of the matched route, percent-decoded.
     public var pathParameters: [String: String] = [:]
 
-    public init(method: String, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),
+    public init(method: HTTPMethod, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),
                 body: [UInt8] = [], remoteAddress: SocketAddress? = nil, keepAlive: Bool = true) {
         self.method = method
         self.target = target

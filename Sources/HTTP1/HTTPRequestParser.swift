@@ -159,7 +159,7 @@ public struct HTTPRequestParser: Sendable {
 
     private mutating func finishBody() -> HTTPRequest {
         // Moved out, not copied: the pending request and the body each change hands once.
-        var request = pending.take() ?? HTTPRequest(method: "GET", target: "/")
+        var request = pending.take() ?? HTTPRequest(method: .get, target: "/")
         swap(&request.body, &body)
         state = .head(scannedUpTo: 0)
         return request
@@ -198,16 +198,6 @@ public struct HTTPRequestParser: Sendable {
         }
         // Re-scan the last byte next time: it may be the CR of a CRLF.
         return .notYet(scanned: max(0, count - 1))
-    }
-
-    /// The common methods as literals (no decoding, no validation); any other token is decoded.
-    private static func method(_ bytes: UnsafeRawBufferPointer) -> String {
-        switch bytes.count {
-        case 3 where bytes[0] == UInt8(ascii: "G") && bytes[1] == UInt8(ascii: "E") && bytes[2] == UInt8(ascii: "T"): return "GET"
-        case 4 where bytes[0] == UInt8(ascii: "P") && bytes[1] == UInt8(ascii: "O") && bytes[2] == UInt8(ascii: "S")
-            && bytes[3] == UInt8(ascii: "T"): return "POST"
-        default: return String(decoding: bytes, as: UTF8.self)
-        }
     }
 
     private func checkIncompleteHeadLimits(_ bytes: UnsafeRawBufferPointer) -> HTTPParseError? {
@@ -252,7 +242,7 @@ public struct HTTPRequestParser: Sendable {
         guard index > 0, index < lineEnd, head[index] == 0x20 else {
             return .failure(HTTPParseError(.badRequest, "malformed_request_line", "request line must be METHOD SP target SP version"))
         }
-        let method = Self.method(UnsafeRawBufferPointer(rebasing: head[0..<index]))
+        let method = HTTPMethod.parse(UnsafeRawBufferPointer(rebasing: head[0..<index]))
         let targetStart = index + 1
         index = targetStart
         while index < lineEnd, head[index] > 0x20, head[index] < 0x7F { index += 1 }
@@ -336,7 +326,7 @@ public struct HTTPRequestParser: Sendable {
         return .success((colon, valueStart..<valueEnd))
     }
 
-    private func interpret(method: String, target: String, absoluteForm: Bool, version: HTTPVersion, headers: HTTPHeaders,
+    private func interpret(method: HTTPMethod, target: String, absoluteForm: Bool, version: HTTPVersion, headers: HTTPHeaders,
                            remoteAddress: SocketAddress?) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError> {
         headers.storage.withUnsafeBytes { storage in
             interpret(method: method, target: target, absoluteForm: absoluteForm, version: version, headers: headers, storage: storage,
@@ -344,7 +334,7 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
-    private func interpret(method: String, target: String, absoluteForm: Bool, version: HTTPVersion, headers: HTTPHeaders,
+    private func interpret(method: HTTPMethod, target: String, absoluteForm: Bool, version: HTTPVersion, headers: HTTPHeaders,
                            storage: UnsafeRawBufferPointer,
                            remoteAddress: SocketAddress?) -> Result<(HTTPRequest, Framing, Bool), HTTPParseError> {
         // One pass over the classified fields; values stay bytes unless a rare path needs text.

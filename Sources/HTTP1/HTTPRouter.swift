@@ -20,11 +20,11 @@ public struct HTTPResponseSink: Sendable {
 /// Paths are exact ("/rpc") or patterns with whole-segment parameters ("/customers/{id}"); exact routes are a
 /// dictionary lookup, so the hot paths never scan patterns.
 public struct HTTPRouter: Sendable {
-    private var routes: [String: [String: HTTPHandler]] = [:]
-    private var patterns: [(segments: [Substring], methods: [String: HTTPHandler])] = []
+    private var routes: [String: [HTTPMethod: HTTPHandler]] = [:]
+    private var patterns: [(segments: [Substring], methods: [HTTPMethod: HTTPHandler])] = []
     /// The exact routes again as a list: a server has a handful, and comparing a few short strings costs less than
-    /// hashing the path and then the method (about 1,000 instructions a request).
-    private var exactList: [(path: String, methods: [(method: String, handler: HTTPHandler)])] = []
+    /// hashing the path and then the method (about 1,000 instructions a request); methods compare by their code.
+    private var exactList: [(path: String, methods: [(method: HTTPMethod, handler: HTTPHandler)])] = []
 
     /// Answers requests that no route takes, for servers that must speak another API's error shape; nil keeps the
     /// generic `{"error": …}` 404/405. It runs inline on the event loop, so it must not block. A 405 always leaves
@@ -46,7 +46,7 @@ public struct HTTPRouter: Sendable {
         case methodNotAllowed(allow: String)
     }
 
-    public mutating func add(_ method: String, _ path: String, _ handler: HTTPHandler) {
+    public mutating func add(_ method: HTTPMethod, _ path: String, _ handler: HTTPHandler) {
         if path.contains("{") {
             let segments = path.split(separator: "/", omittingEmptySubsequences: false)
             if let index = patterns.firstIndex(where: { $0.segments == segments }) {
@@ -60,7 +60,7 @@ public struct HTTPRouter: Sendable {
         }
     }
 
-    public func resolve(method: String, path: String) -> Resolution {
+    public func resolve(method: HTTPMethod, path: String) -> Resolution {
         if exactList.count <= 16 {
             for route in exactList where route.path == path {
                 for candidate in route.methods where candidate.method == method {
@@ -94,9 +94,9 @@ public struct HTTPRouter: Sendable {
         }
         guard let methods = found else { return .notFound }
         if let handler = methods[method] { return .handler(handler, parameters: parameters) }
-        if method == "HEAD", let handler = methods["GET"] { return .handler(handler, parameters: parameters) }
-        var allowed = Array(methods.keys)
-        if allowed.contains("GET"), !allowed.contains("HEAD") { allowed.append("HEAD") }
+        if method == .head, let handler = methods[.get] { return .handler(handler, parameters: parameters) }
+        var allowed = methods.keys.map(\.rawValue)
+        if methods[.get] != nil, methods[.head] == nil { allowed.append(HTTPMethod.head.rawValue) }
         return .methodNotAllowed(allow: allowed.sorted().joined(separator: ", "))
     }
 }

@@ -10,8 +10,8 @@ let listen = arguments.count > 1 ? arguments[1] : "127.0.0.1:8090"
 let loops = arguments.count > 2 ? Int(arguments[2]) ?? HTTPServerConfiguration.defaultEventLoopCount : HTTPServerConfiguration.defaultEventLoopCount
 let small = Array(#"{"status":"ok","service":"customer-cache"}"#.utf8)
 var router = HTTPRouter()
-router.add("GET", "/small", .inline { _ in .json(.ok, small) })
-router.add("POST", "/echo", .inline { request in .json(.ok, request.body) })
+router.add(.get, "/small", .inline { _ in .json(.ok, small) })
+router.add(.post, "/echo", .inline { request in .json(.ok, request.body) })
 var logger = Logger(label: "http-bench-server")
 logger.logLevel = .warning
 do {

@@ -20,7 +20,7 @@ final class ScriptedListUpstream: Sendable {
     init(_ next: @escaping @Sendable (String?) -> (ids: [String], hasMore: Bool)) throws {
         let calls = listCalls
         var router = HTTPRouter()
-        router.add("GET", "/customers", .async { request in
+        router.add(.get, "/customers", .async { request in
             calls.value.add(1, ordering: .relaxed)
             let after = request.query?.split(separator: "&").first { $0.hasPrefix("startingAfter=") }
                 .map { String($0.dropFirst("startingAfter=".count)) }

@@ -21,13 +21,13 @@ final class LostCreateAnswerUpstream: Sendable {
             stored.withLock { $0 = ["id": "lost-1", "email": .string(storedEmail ?? "n@example.com"), "createdTime": "2024-01-01T00:00:00Z",
                                     "updatedTime": "2024-01-01T00:00:00Z", "liveMode": false] }
         }
-        router.add("GET", "/customers/{id}", .async { _ in
+        router.add(.get, "/customers/{id}", .async { _ in
             guard let customer = stored.withLock({ $0 }) else {
                 return .json(HTTPStatus(code: 404, reason: "Not Found"), Array(#"{"type":"not_found","errors":[{"code":"not_found","message":"no"}]}"#.utf8))
             }
             return .json(.ok, JSONValue.object(customer).encoded())
         })
-        router.add("POST", "/customers", .async { request in
+        router.add(.post, "/customers", .async { request in
             let applied = stored.withLock { current -> Bool in
                 guard current == nil, case .object(var sent)? = try? JSONValue.parse(request.body) else { return false }
                 if let storedEmail { sent["email"] = .string(storedEmail) }

@@ -9,7 +9,7 @@ import Testing
 
 /// A request as the fake saw it on the wire.
 struct SeenRequest: Sendable {
-    var method: String
+    var method: HTTPMethod
     var path: String
     var query: String?
     var headers: HTTPHeaders
@@ -50,7 +50,7 @@ final class FakeDigitalRiver: Sendable {
             return response
         }
         var router = HTTPRouter()
-        for method in ["GET", "POST", "DELETE"] {
+        for method in [HTTPMethod.get, .post, .delete] {
             router.add(method, "/customers", handler)
             router.add(method, "/customers/{id}", handler)
         }

@@ -164,7 +164,7 @@ final class WebhookReceiver: Sendable {
         let state = ReceiverState(script: script, holding: hold)
         self.state = state
         var router = HTTPRouter()
-        router.add("POST", "/webhooks", .async { request in
+        router.add(.post, "/webhooks", .async { request in
             for _ in 0..<12_000 where state.holding.withLock({ $0 }) {
                 try? await Task.sleep(nanoseconds: 10_000_000)
             }
@@ -179,7 +179,7 @@ final class WebhookReceiver: Sendable {
             if (300..<400).contains(status) { headers.add(name: "Location", value: "/elsewhere") }
             return HTTPResponse(status: HTTPStatus(code: status, reason: "Scripted"), headers: headers)
         })
-        router.add("POST", "/elsewhere", .inline { _ in HTTPResponse(status: .ok) })
+        router.add(.post, "/elsewhere", .inline { _ in HTTPResponse(status: .ok) })
         server = HTTPServer(configuration: HTTPServerConfiguration(address: try SocketAddress(parsing: "127.0.0.1:0"), name: "receiver",
                                                                    eventLoopCount: 1),
                             router: router, logger: quietLogger())

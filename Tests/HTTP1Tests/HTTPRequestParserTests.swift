@@ -72,19 +72,19 @@ struct HTTPRouterTests {
     @Test("pattern routes capture percent-decoded segments; exact routes win")
     func patterns() {
         var router = HTTPRouter()
-        router.add("GET", "/customers/{id}", .inline { _ in HTTPResponse(status: .ok) })
-        router.add("GET", "/customers/special", .inline { _ in HTTPResponse(status: .accepted) })
-        guard case .handler(_, let parameters) = router.resolve(method: "GET", path: "/customers/a%20b") else {
+        router.add(.get, "/customers/{id}", .inline { _ in HTTPResponse(status: .ok) })
+        router.add(.get, "/customers/special", .inline { _ in HTTPResponse(status: .accepted) })
+        guard case .handler(_, let parameters) = router.resolve(method: .get, path: "/customers/a%20b") else {
             Issue.record("no match"); return
         }
         #expect(parameters == ["id": "a b"])
-        guard case .handler(_, let exact) = router.resolve(method: "GET", path: "/customers/special") else {
+        guard case .handler(_, let exact) = router.resolve(method: .get, path: "/customers/special") else {
             Issue.record("no exact match"); return
         }
         #expect(exact.isEmpty)
-        if case .notFound = router.resolve(method: "GET", path: "/customers/") {} else { Issue.record("empty segment matched") }
-        if case .notFound = router.resolve(method: "GET", path: "/customers/%zz") {} else { Issue.record("bad escape matched") }
-        if case .methodNotAllowed(let allow) = router.resolve(method: "DELETE", path: "/customers/x") {
+        if case .notFound = router.resolve(method: .get, path: "/customers/") {} else { Issue.record("empty segment matched") }
+        if case .notFound = router.resolve(method: .get, path: "/customers/%zz") {} else { Issue.record("bad escape matched") }
+        if case .methodNotAllowed(let allow) = router.resolve(method: .delete, path: "/customers/x") {
             #expect(allow == "GET, HEAD")
         } else { Issue.record("expected 405") }
     }

@@ -207,7 +207,7 @@ struct HTTPServerLifecycleTests {
     @Test("an IPv6 loopback listener serves requests")
     func ipv6() throws {
         var router = HTTPRouter()
-        router.add("GET", "/v6", .inline { _ in .json(.ok, Array("{}".utf8)) })
+        router.add(.get, "/v6", .inline { _ in .json(.ok, Array("{}".utf8)) })
         let server = HTTPServer(configuration: HTTPServerConfiguration(address: try SocketAddress(parsing: "[::1]:0"), name: "v6", eventLoopCount: 1),
                                 router: router, logger: .init(label: "test"))
         let address = try server.start()
@@ -222,7 +222,7 @@ struct HTTPServerLifecycleTests {
     @Test("a [::] listener is dual-stack: an IPv4 client reaches it and is seen with its IPv4 address")
     func wildcardIPv6IsDualStack() throws {
         var router = HTTPRouter()
-        router.add("GET", "/peer", .inline { request in .json(.ok, Array("\(request.remoteAddress.map { "\($0)" } ?? "-")".utf8)) })
+        router.add(.get, "/peer", .inline { request in .json(.ok, Array("\(request.remoteAddress.map { "\($0)" } ?? "-")".utf8)) })
         let server = HTTPServer(configuration: HTTPServerConfiguration(address: try SocketAddress(parsing: "[::]:0"), name: "dual", eventLoopCount: 1),
                                 router: router, logger: .init(label: "test"))
         let address = try server.start()

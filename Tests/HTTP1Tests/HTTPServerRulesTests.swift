@@ -239,8 +239,8 @@ struct HTTPDropConnectionTests {
     @Test("a handler can make the server close the connection without answering")
     func drop() throws {
         let server = try TestServer { router in
-            router.add("GET", "/drop", .inline { _ in .dropConnection })
-            router.add("GET", "/drop-async", .async { _ in .dropConnection })
+            router.add(.get, "/drop", .inline { _ in .dropConnection })
+            router.add(.get, "/drop-async", .async { _ in .dropConnection })
         }
         for path in ["/drop", "/drop-async"] {
             let client = try RawClient(server.address)

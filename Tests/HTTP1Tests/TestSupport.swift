@@ -15,21 +15,21 @@ final class TestServer {
     init(limits: HTTPLimits = HTTPLimits(), timeouts: HTTPTimeouts = HTTPTimeouts(), maxConnections: Int = 4096,
          eventLoops: Int = 2, extraRoutes: (inout HTTPRouter) -> Void = { _ in }) throws {
         var router = HTTPRouter()
-        router.add("GET", "/hello", .inline { _ in .json(.ok, Array(#"{"hello":"world"}"#.utf8)) })
-        router.add("POST", "/echo", .inline { request in
+        router.add(.get, "/hello", .inline { _ in .json(.ok, Array(#"{"hello":"world"}"#.utf8)) })
+        router.add(.post, "/echo", .inline { request in
             HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "application/octet-stream")]), body: request.body)
         })
-        router.add("POST", "/slow", .async { request in
+        router.add(.post, "/slow", .async { request in
             try? await Task.sleep(for: .milliseconds(Int(String(decoding: request.body, as: UTF8.self)) ?? 300))
             return .json(.ok, Array(#"{"slow":true}"#.utf8))
         })
-        router.add("POST", "/deferred", .deferred { request, sink in
+        router.add(.post, "/deferred", .deferred { request, sink in
             // Answered from another thread, as the store's writer does.
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) {
                 sink.send(HTTPResponse(status: .accepted, body: request.body))
             }
         })
-        router.add("POST", "/deferred-now", .deferred { request, sink in
+        router.add(.post, "/deferred-now", .deferred { request, sink in
             sink.send(HTTPResponse(status: .ok, body: request.body))
         })
         extraRoutes(&router)
