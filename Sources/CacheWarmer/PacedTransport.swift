@@ -1,5 +1,6 @@
 import DigitalRiverAPI
 import Synchronization
+import Timekeeping
 
 /// Wraps the transport under `DigitalRiverClient` so that **every** request to Digital River, the client's own
 /// retries included, first takes a token from the job's `RequestPacer`. Pacing only the job's page loop would let a
@@ -35,9 +36,9 @@ public struct PacedTransport: DigitalRiverTransport {
     public var pacedSeconds: Double { tally.counts.withLock { $0.waited } }
 
     public func send(_ request: TransportRequest) async throws(TransportError) -> TransportResponse {
-        let started = RequestPacer.monotonicSeconds()
+        let started = SystemClock.monotonicSeconds()
         await pacer.acquire()
-        let waited = RequestPacer.monotonicSeconds() - started
+        let waited = SystemClock.monotonicSeconds() - started
         if Task.isCancelled { throw TransportError(.cancelled, "cancelled") }
         tally.counts.withLock {
             $0.requests += 1

@@ -2,6 +2,7 @@ import DigitalRiverAPI
 import Foundation
 import Sockets
 import Synchronization
+import Timekeeping
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,7 +47,7 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
 
     public func send(_ request: TransportRequest) async throws(TransportError) -> TransportResponse {
         let target = try Target(request.url)
-        let deadline = RequestPacer.monotonicSeconds() + max(0.001, request.timeoutSeconds)
+        let deadline = SystemClock.monotonicSeconds() + max(0.001, request.timeoutSeconds)
         let once = ResumeOnce()
         let result: Result<TransportResponse, TransportError> = await withCheckedContinuation { continuation in
             once.set(continuation)
@@ -217,7 +218,7 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
             if let error = write(head, deadline: deadline) ?? (body.isEmpty ? nil : write(body, deadline: deadline)) {
                 // A server may answer early (413 for a body over its limit) and close while we are still sending;
                 // that answer, if it reached us, is the one to report.
-                guard error.kind == .connectionLost, case .success(true) = fill(deadline: min(deadline, RequestPacer.monotonicSeconds() + 1)) else {
+                guard error.kind == .connectionLost, case .success(true) = fill(deadline: min(deadline, SystemClock.monotonicSeconds() + 1)) else {
                     return .failed(error, receivedAnything: receivedAnything)
                 }
                 receivedAnything = true
@@ -340,7 +341,7 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
 
         /// Reads what is available into `buffer`; false on EOF.
         private mutating func fill(deadline: Double) -> Result<Bool, TransportError> {
-            let left = deadline - RequestPacer.monotonicSeconds()
+            let left = deadline - SystemClock.monotonicSeconds()
             guard left > 0 else { return .failure(TransportError(.timedOut, "no complete response before the deadline")) }
             socket.setReceiveTimeout(milliseconds: max(1, Int((left * 1000).rounded(.up))))
             let descriptor = socket.descriptor
@@ -355,7 +356,7 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
         }
 
         private func write(_ bytes: [UInt8], deadline: Double) -> TransportError? {
-            let left = deadline - RequestPacer.monotonicSeconds()
+            let left = deadline - SystemClock.monotonicSeconds()
             guard left > 0 else { return TransportError(.timedOut, "deadline passed before sending") }
             let milliseconds = max(1, Int((left * 1000).rounded(.up)))
             var value = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)

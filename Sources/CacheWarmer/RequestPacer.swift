@@ -49,9 +49,4 @@ public final class RequestPacer: Sendable {
         let bounded = min(max(0, seconds), 86_400)
         try? await Task.sleep(nanoseconds: UInt64(bounded * 1_000_000_000))
     }
-
-    /// Seconds on the monotonic clock (not wall time, so clock steps never make the bucket overflow or starve).
-    @Sendable public static func monotonicSeconds() -> Double {
-        SystemClock.monotonicSeconds()
-    }
 }

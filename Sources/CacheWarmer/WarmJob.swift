@@ -3,6 +3,7 @@ import DigitalRiverAPI
 import Foundation
 import Logging
 import Synchronization
+import Timekeeping
 
 /// A configuration the job cannot run with; the message names the setting, never a secret's value.
 public struct WarmSetupError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -92,7 +93,7 @@ public final class WarmJob: Sendable {
 
     /// Runs to the end, to a stop request, or to a failure, and reports; never throws.
     public func run() async -> WarmReport {
-        let started = RequestPacer.monotonicSeconds()
+        let started = SystemClock.monotonicSeconds()
         let name = configuration.effectiveCheckpointName
         let outcome: WarmReport.Outcome
         let failure: String?
@@ -114,7 +115,7 @@ public final class WarmJob: Sendable {
                 $0.pacedSeconds = paced
             }
         }
-        let report = WarmReport(outcome: outcome, counts: statistics.snapshot, elapsedSeconds: RequestPacer.monotonicSeconds() - started,
+        let report = WarmReport(outcome: outcome, counts: statistics.snapshot, elapsedSeconds: SystemClock.monotonicSeconds() - started,
                                 checkpointName: name, source: source, failure: failure)
         logger.notice("warm-up finished", metadata: [
             "outcome": "\(report.outcome.rawValue)", "source": "\(source)", "checkpoint": "\(name)",
@@ -217,7 +218,7 @@ public final class WarmJob: Sendable {
                 stopped = true
                 break
             }
-            let fetchStarted = RequestPacer.monotonicSeconds()
+            let fetchStarted = SystemClock.monotonicSeconds()
             let page: CustomerPage
             do {
                 page = try await fetchPage(client, after: cursor, since: since)
@@ -242,7 +243,7 @@ public final class WarmJob: Sendable {
                 }
                 break
             }
-            let fetchSeconds = RequestPacer.monotonicSeconds() - fetchStarted
+            let fetchSeconds = SystemClock.monotonicSeconds() - fetchStarted
             pagesThisRun += 1
             pagesDone += 1
             customersDone += page.customers.count
@@ -313,9 +314,9 @@ public final class WarmJob: Sendable {
     private func send(_ batch: Batch, name: String, pipeline: inout Pipeline) async {
         let slots = max(1, min(4, configuration.loadsInFlight))
         if pipeline.inFlight.count >= slots {
-            let waitStarted = RequestPacer.monotonicSeconds()
+            let waitStarted = SystemClock.monotonicSeconds()
             while pipeline.inFlight.count >= slots { await settleOldest(&pipeline) }
-            let waited = RequestPacer.monotonicSeconds() - waitStarted
+            let waited = SystemClock.monotonicSeconds() - waitStarted
             statistics.update { $0.waitingForLoadSeconds += waited }
         }
         guard pipeline.failure == nil else { return }
@@ -387,14 +388,14 @@ public final class WarmJob: Sendable {
     private func loadWithRetries(_ customers: [[UInt8]], checkpoint: (name: String, value: String?)?) async -> Result<LoadCounts, ServiceError> {
         var attempt = 0
         while true {
-            let started = RequestPacer.monotonicSeconds()
+            let started = SystemClock.monotonicSeconds()
             let result: Result<LoadCounts, ServiceError>
             do {
                 result = .success(try await service.load(customers, checkpoint: checkpoint, id: attempt + 1))
             } catch {
                 result = .failure(error)
             }
-            let seconds = RequestPacer.monotonicSeconds() - started
+            let seconds = SystemClock.monotonicSeconds() - started
             statistics.update { $0.loadSeconds += seconds }
             switch result {
             case .success(let counts):
@@ -502,7 +503,7 @@ public final class WarmJob: Sendable {
         var checkpointFailure: ServiceError?
         var stopped = false
         var position = start
-        var lastSaved = RequestPacer.monotonicSeconds()
+        var lastSaved = SystemClock.monotonicSeconds()
         var persistedPosition = -1
 
         await withTaskGroup(of: (Int, BatchOutcome).self) { group in
@@ -537,7 +538,7 @@ public final class WarmJob: Sendable {
                 while done.contains(contiguous) { contiguous += 1 }
                 position = min(ids.count, start + contiguous * size)
                 // Saved at most once a second: it is only a restart point, and each save is a write transaction.
-                if fatal == nil, position > persistedPosition, RequestPacer.monotonicSeconds() - lastSaved >= 1 {
+                if fatal == nil, position > persistedPosition, SystemClock.monotonicSeconds() - lastSaved >= 1 {
                     let checkpoint = WarmCheckpoint(state: .running, source: .ids, position: position, pages: contiguous)
                     do throws(ServiceError) {
                         try await saveCheckpoint(name: name, checkpoint)
@@ -545,7 +546,7 @@ public final class WarmJob: Sendable {
                     } catch {
                         checkpointFailure = error
                     }
-                    lastSaved = RequestPacer.monotonicSeconds()
+                    lastSaved = SystemClock.monotonicSeconds()
                 }
             }
         }
@@ -580,12 +581,12 @@ public final class WarmJob: Sendable {
         var attempt = 0
         while !pending.isEmpty {
             await pacer.acquire(pending.count)
-            let started = RequestPacer.monotonicSeconds()
+            let started = SystemClock.monotonicSeconds()
             let answers: [GetOutcome]
             do {
                 answers = try await service.get(pending)
             } catch {
-                let seconds = RequestPacer.monotonicSeconds() - started
+                let seconds = SystemClock.monotonicSeconds() - started
                 statistics.update { $0.loadSeconds += seconds }
                 if error.kind == .unauthorized {
                     outcome.fatal = error
@@ -601,7 +602,7 @@ public final class WarmJob: Sendable {
                 await pause(backoff(attempt))
                 continue
             }
-            let seconds = RequestPacer.monotonicSeconds() - started
+            let seconds = SystemClock.monotonicSeconds() - started
             statistics.update { $0.loadSeconds += seconds }
             var again: [String] = []
             for (id, answer) in zip(pending, answers) {
@@ -656,9 +657,9 @@ public final class WarmJob: Sendable {
 
     /// Sleeps, waking early when a stop is requested so SIGTERM is answered within a Kubernetes grace period.
     private func pause(_ seconds: Double) async {
-        let deadline = RequestPacer.monotonicSeconds() + seconds
+        let deadline = SystemClock.monotonicSeconds() + seconds
         while !stopRequested, !Task.isCancelled {
-            let left = deadline - RequestPacer.monotonicSeconds()
+            let left = deadline - SystemClock.monotonicSeconds()
             guard left > 0 else { return }
             try? await Task.sleep(nanoseconds: UInt64(min(left, 0.1) * 1_000_000_000))
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import Timekeeping
 
 /// Shows how a run is going while it runs: on a terminal, one line redrawn in place with `\r`; elsewhere (a
 /// Kubernetes Job's log), a plain log line every few seconds, since a log collector would store every redraw.
@@ -32,7 +33,7 @@ public final class WarmProgress: Sendable {
         self.mode = mode
         self.statistics = statistics
         self.logger = logger
-        started = RequestPacer.monotonicSeconds()
+        started = SystemClock.monotonicSeconds()
     }
 
     /// Starts reporting in the background.
@@ -64,7 +65,7 @@ public final class WarmProgress: Sendable {
 
     private func emit() {
         let counts = statistics.snapshot
-        let elapsed = RequestPacer.monotonicSeconds() - started
+        let elapsed = SystemClock.monotonicSeconds() - started
         let line = Self.line(counts, elapsed: elapsed)
         switch mode {
         case .terminal:
