@@ -84,7 +84,7 @@ public struct AppConfiguration: Sendable, CustomStringConvertible, CustomDebugSt
     /// Every setting's value after precedence (nil: unset), for `description`; holds no secret, only file paths.
     private let effectiveSettings: [(key: String, value: String?)]
 
-    /// Every setting as `key=value`, then the secrets as counts and origins only: safe to log.
+    /// Every setting as `key=value`, then the secrets as counts only: safe to log.
     public var description: String {
         let settings = effectiveSettings.map { "\($0.key)=\($0.value ?? "(unset)")" }
         let secrets = ["webhook-secrets=\(webhookSecrets.isEmpty ? "(none)" : "<redacted: \(webhookSecrets.count)>")",
@@ -121,12 +121,10 @@ public struct AppConfiguration: Sendable, CustomStringConvertible, CustomDebugSt
     /// The `warm` command's caller token: one token, unlike the service's `CUSTOMER_CACHE_RPC_TOKENS` list.
     public static let warmRPCTokenEnvironmentName = "CUSTOMER_CACHE_RPC_TOKEN"
 
-    /// The webhook signing secrets (`serve`); reloaded when their file changes.
-    public static let webhookSecretsSecret = SecretSpecification(fileKey: "webhook-secrets-file", environmentName: webhookSecretsEnvironmentName,
-                                                                 reloads: true)
-    /// The internal callers' tokens (`serve`); reloaded when their file changes. Untrimmed: the parser reads lines.
-    public static let rpcTokensSecret = SecretSpecification(fileKey: "rpc-tokens-file", environmentName: CallerTokens.environmentName, trimmed: "",
-                                                            reloads: true)
+    /// The webhook signing secrets (`serve`); `SecretFileWatcher` re-reads their file.
+    public static let webhookSecretsSecret = SecretSpecification(fileKey: "webhook-secrets-file", environmentName: webhookSecretsEnvironmentName)
+    /// The internal callers' tokens (`serve`); `SecretFileWatcher` re-reads their file. Untrimmed: the parser reads lines.
+    public static let rpcTokensSecret = SecretSpecification(fileKey: "rpc-tokens-file", environmentName: CallerTokens.environmentName, trimmed: "")
     /// The PostgreSQL password (`serve`); only line breaks are trimmed, since a password may end in a space.
     public static let databasePasswordSecret = SecretSpecification(fileKey: "database-password-file", environmentName: databasePasswordEnvironmentName,
                                                                    fallbackEnvironmentNames: ["PGPASSWORD"], trimmed: "\r\n")
@@ -342,16 +340,12 @@ public struct SecretSpecification: Sendable {
     public let fallbackEnvironmentNames: [String]
     /// Characters trimmed from both ends of a file's contents: a trailing newline is never part of a secret.
     public let trimmed: String
-    /// True when a new version of the file replaces the secret while the service runs (see `SecretFileWatcher`).
-    public let reloads: Bool
 
-    public init(fileKey: String, environmentName: String, fallbackEnvironmentNames: [String] = [], trimmed: String = " \t\r\n",
-                reloads: Bool = false) {
+    public init(fileKey: String, environmentName: String, fallbackEnvironmentNames: [String] = [], trimmed: String = " \t\r\n") {
         self.fileKey = fileKey
         self.environmentName = environmentName
         self.fallbackEnvironmentNames = fallbackEnvironmentNames
         self.trimmed = trimmed
-        self.reloads = reloads
     }
 
     /// Where a secret came from: a file may be reloaded, the environment never changes.
