@@ -387,9 +387,26 @@ class Callgrind:
     """A server run under `valgrind --tool=callgrind`, counting user-space instructions of all its threads (the
     webhook writer's too) between `callgrind_control -z` and `-d`."""
 
+    # valgrind 3.19's rt_sigsuspend wrapper writes into the caller's mask (it drops its own kill signal from it), and
+    # libdispatch's main-queue idle passes a mask in read-only memory: valgrind itself dies with SIGSEGV as soon as
+    # `serve`'s main thread parks. Preloaded, this sigsuspend hands the kernel a copy on the stack instead.
+    SIGSUSPEND_COPY = r"""
+#define _GNU_SOURCE
+#include <signal.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int sigsuspend(const sigset_t *mask) {
+    sigset_t copy = *mask;
+    return (int)syscall(SYS_rt_sigsuspend, &copy, _NSIG / 8);
+}
+"""
+
     def __init__(self):  # noqa: D107
         self.dir = tempfile.mkdtemp(prefix="bench-callgrind-")
-        self.wrapper = ["valgrind", "--tool=callgrind", "--collect-atstart=yes", "--dump-instr=no",
+        source, preload = os.path.join(self.dir, "sigsuspend.c"), os.path.join(self.dir, "sigsuspend.so")
+        open(source, "w").write(self.SIGSUSPEND_COPY)
+        subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", preload, source], check=True)
+        self.wrapper = ["env", f"LD_PRELOAD={preload}", "valgrind", "--tool=callgrind", "--collect-atstart=yes", "--dump-instr=no",
                         f"--callgrind-out-file={self.dir}/callgrind.out"]
 
     def count(self, pid, work):
@@ -498,7 +515,7 @@ def instructions_bench():
         get_request = http_request("POST", "/rpc", rpc, get_body)
         ours_get, get_dump = grind.per_request(service.proc.pid, rpc, lambda i: get_request,
                                                expect(200, b'"cust-000042"'), warmup, measured)
-        ours_hook, _ = grind.per_request(service.proc.pid, webhook, lambda i: signed_webhook(i, webhook),
+        ours_hook, hook_dump = grind.per_request(service.proc.pid, webhook, lambda i: signed_webhook(i, webhook),
                                          expect(200, b'"applied"'), warmup, measured)
         ours_idle = grind.idle_per_second(service.proc.pid)
     finally:
@@ -532,11 +549,103 @@ def instructions_bench():
     for label, ours, base, shown in rows:
         print(f"  {label:80} {f'{ours:8.0f}' if shown else ' ' * 8} {base:8.0f} {ours / base:6.2f}")
     print(f"  idle customer-cache: {ours_idle:.0f} instructions/s with no traffic (included above in proportion to run time)")
-    print(f"\n  customer.get: top 10 functions by self cost, instructions per request")
-    for cost, name, library in top_functions(get_dump, measured):
-        print(f"  {cost:10.0f}  {name[:100]}  [{library}]")
+    top = int(os.environ.get("INSTR_TOP", "10"))
+    for label, dump in (("customer.get", get_dump), ("signed webhook (all threads: loops and the store's writer)", hook_dump)):
+        print(f"\n  {label}: top {top} functions by self cost, instructions per request")
+        for cost, name, library in top_functions(dump, measured, count=top):
+            print(f"  {cost:10.0f}  {name[:100]}  [{library}]")
     for directory in (grind.dir, nginx_grind.dir, os.path.dirname(binary)):
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def process_status(pid):
+    """VmRSS (KiB) and thread count from /proc/PID/status, and each thread's name (comm) with how many share it."""
+    status = {}
+    for line in open(f"/proc/{pid}/status"):
+        key, _, value = line.partition(":")
+        status[key] = value.split()
+    names = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = open(f"/proc/{pid}/task/{task}/comm").read().strip()
+        except OSError:
+            continue
+        names[name] = names.get(name, 0) + 1
+    return int(status["VmRSS"][0]), int(status["Threads"][0]), names
+
+
+def idle_bench():
+    """Idle footprint: `customer-cache serve` on an empty data dir, ready and left alone for IDLE_SETTLE_SECONDS (3),
+    then VmRSS and Threads from /proc/PID/status and the threads by name; nginx (master + 1 worker, the same
+    /proc figures summed) in the same run. Then RSS per cached customer: IDLE_CUSTOMERS (200,000) customers written
+    into a store, served from a fresh start, minus the empty service's RSS, divided by the count. ROUNDS starts each;
+    medians."""
+    import bounded
+    settle = float(os.environ.get("IDLE_SETTLE_SECONDS", "3"))
+    customers = int(os.environ.get("IDLE_CUSTOMERS", "200000"))
+
+    def settled(pid):
+        time.sleep(settle)
+        return process_status(pid)
+
+    ours, names = [], {}
+    for _ in range(ROUNDS):
+        empty = tempfile.mkdtemp(prefix="bench-idle-")
+        server, _, _ = bounded.serve(empty)
+        try:
+            rss, threads, names = settled(server.proc.pid)
+            ours.append((rss, threads))
+        finally:
+            server.stop()
+            shutil.rmtree(empty, ignore_errors=True)
+    theirs = []
+    for _ in range(ROUNDS):
+        port = free_port()
+        nginx = start_nginx(port, 16)
+        try:
+            time.sleep(settle)
+            pids = [nginx.proc.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(nginx.proc.pid)], capture_output=True,
+                                                                      text=True).stdout.split()]
+            figures = [process_status(pid)[:2] for pid in pids]
+            theirs.append((sum(f[0] for f in figures), sum(f[1] for f in figures), len(pids)))
+        finally:
+            nginx.stop()
+
+    data = tempfile.mkdtemp(prefix="bench-idle-full-")
+    server, _, _ = bounded.serve(data)
+    server.stop()
+    import sqlite3
+    db = sqlite3.connect(os.path.join(data, "customers.sqlite"))
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executemany("INSERT INTO customers (id, state, updated_us, event_us, stale, body) VALUES (?, 0, 1706745600000000, 1706745600000000, 0, ?)",
+                   ((bounded.customer_id(i), bounded.body(i)) for i in range(customers)))
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    full = []
+    try:
+        for _ in range(ROUNDS):
+            server, _, _ = bounded.serve(data)
+            try:
+                full.append(settled(server.proc.pid)[0])
+            finally:
+                server.stop()
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+    med = statistics.median
+    rss, threads = med(r for r, _ in ours), med(t for _, t in ours)
+    print(f"\nidle footprint, empty store, {settle:.0f} s after ready ({ROUNDS} starts each; medians; /proc/PID/status)")
+    print(f"  customer-cache: VmRSS {rss / 1024:.1f} MiB, {threads:.0f} threads (per start: "
+          f"{', '.join(f'{r / 1024:.1f} MiB/{t}' for r, t in ours)})")
+    print(f"  nginx (master + 1 worker, summed): VmRSS {med(r for r, _, _ in theirs) / 1024:.1f} MiB, "
+          f"{med(t for _, t, _ in theirs):.0f} threads in {theirs[0][2]} processes")
+    print(f"  ratio customer-cache/nginx RSS: {rss / med(r for r, _, _ in theirs):.2f}")
+    print("  customer-cache threads by name: " + ", ".join(f"{name} x{count}" if count > 1 else name
+                                                          for name, count in sorted(names.items())))
+    per_customer = (med(full) - rss) * 1024 / customers
+    print(f"  RSS per cached customer: {per_customer:.0f} B ({customers} customers loaded at start: VmRSS "
+          f"{med(full) / 1024:.1f} MiB minus the empty service's)")
 
 
 def soak():
@@ -809,7 +918,8 @@ if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "http"
     scenarios = {"http": [http_bench], "soak": [soak], "rpc": [rpc_bench], "webhooks": [webhook_bench], "warm": [warm_bench],
                  "postgres": [postgres_bench, propagation_bench], "ingest": [postgres_bench], "pginstructions": [pg_instructions_bench],
-                 "propagation": [propagation_bench], "instructions": [instructions_bench], "bounded": [bounded_bench]}
+                 "propagation": [propagation_bench], "instructions": [instructions_bench], "bounded": [bounded_bench],
+                 "idle": [idle_bench]}
     scenarios["all"] = [f for name in ("http", "rpc", "webhooks", "warm", "soak", "instructions") for f in scenarios[name]]
     if mode not in scenarios:
         sys.exit(f"unknown scenario {mode}; one of {', '.join(scenarios)}")

@@ -2,51 +2,64 @@
 #define CLIBCRYPTO_SHIM_H
 
 // OpenSSL libcrypto (3.x) as seen from Swift. Only WebhookSignature imports this module.
-// The helpers below smooth what Swift imports awkwardly: OSSL_PARAM arrays built from
-// string macros, and `unsigned char *` where Swift callers hold raw buffers.
+// The helpers below give Swift an HMAC-SHA256 over raw buffers (`void *` where the C API wants
+// `unsigned char *`) whose keyed state is two plain structs.
+
+// SHA256_Init/Update/Final are deprecated in 3.0 in favour of EVP_Digest*, which allocates a provider context per
+// copy; the HMAC below needs only copies of two fixed-size states, so it keeps the low-level calls (still in 3.x).
+#define OPENSSL_SUPPRESS_DEPRECATED 1
 
 #include <stddef.h>
-#include <openssl/hmac.h>
-#include <openssl/evp.h>
+#include <string.h>
+#include <openssl/sha.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/core_names.h>
-#include <openssl/params.h>
 
-/// Returns a new HMAC-SHA256 context already keyed with `key` (which may be empty), or NULL
-/// with the reason on the OpenSSL error queue. The context can serve as a read-only template
-/// for EVP_MAC_CTX_dup, so each message skips the algorithm fetch and the key schedule.
-static inline EVP_MAC_CTX *clibcrypto_hmac_sha256_new(const void *key, size_t key_length) {
-    // EVP_MAC_init treats a NULL key as "keep the previous key", so an empty key needs a real pointer.
-    static const unsigned char empty_key = 0;
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-    if (mac == NULL) {
-        return NULL;
+/// HMAC-SHA256 key schedule (RFC 2104): SHA-256 states that have absorbed key^ipad and key^opad. Computing a
+/// message's code starts from copies of these plain structs, so a code costs no allocation and no key work.
+typedef struct {
+    SHA256_CTX inner;
+    SHA256_CTX outer;
+} clibcrypto_hmac_sha256_key;
+
+/// Keys `schedule` with `key` (any length; longer than a block is hashed first, as RFC 2104 says).
+static inline void clibcrypto_hmac_sha256_key_init(clibcrypto_hmac_sha256_key *schedule, const void *key, size_t key_length) {
+    unsigned char block[SHA256_CBLOCK];
+    unsigned char pad[SHA256_CBLOCK];
+    memset(block, 0, sizeof block);
+    if (key_length > SHA256_CBLOCK) {
+        SHA256((const unsigned char *)key, key_length, block);
+    } else if (key_length > 0) {
+        memcpy(block, key, key_length);
     }
-    EVP_MAC_CTX *context = EVP_MAC_CTX_new(mac);
-    EVP_MAC_free(mac); // the context holds its own reference
-    if (context == NULL) {
-        return NULL;
-    }
-    OSSL_PARAM parameters[2];
-    parameters[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)OSSL_DIGEST_NAME_SHA2_256, 0);
-    parameters[1] = OSSL_PARAM_construct_end();
-    const unsigned char *key_bytes = key_length > 0 ? (const unsigned char *)key : &empty_key;
-    if (EVP_MAC_init(context, key_bytes, key_length, parameters) != 1) {
-        EVP_MAC_CTX_free(context);
-        return NULL;
-    }
-    return context;
+    for (size_t i = 0; i < SHA256_CBLOCK; i++) pad[i] = block[i] ^ 0x36;
+    SHA256_Init(&schedule->inner);
+    SHA256_Update(&schedule->inner, pad, sizeof pad);
+    for (size_t i = 0; i < SHA256_CBLOCK; i++) pad[i] = block[i] ^ 0x5c;
+    SHA256_Init(&schedule->outer);
+    SHA256_Update(&schedule->outer, pad, sizeof pad);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
 }
 
-/// EVP_MAC_update over a raw buffer.
-static inline int clibcrypto_mac_update(EVP_MAC_CTX *context, const void *bytes, size_t length) {
-    return EVP_MAC_update(context, (const unsigned char *)bytes, length);
+/// Starts a message: `state` becomes a copy of the keyed inner state.
+static inline void clibcrypto_hmac_sha256_begin(const clibcrypto_hmac_sha256_key *schedule, SHA256_CTX *state) {
+    *state = schedule->inner;
 }
 
-/// EVP_MAC_final into a raw buffer of `capacity` bytes; the MAC length goes to `*length`.
-static inline int clibcrypto_mac_final(EVP_MAC_CTX *context, void *output, size_t capacity, size_t *length) {
-    return EVP_MAC_final(context, (unsigned char *)output, length, capacity);
+/// Feeds `length` bytes of the message.
+static inline void clibcrypto_hmac_sha256_update(SHA256_CTX *state, const void *bytes, size_t length) {
+    SHA256_Update(state, bytes, length);
+}
+
+/// Writes the 32-byte code to `output` and wipes `state`.
+static inline void clibcrypto_hmac_sha256_final(const clibcrypto_hmac_sha256_key *schedule, SHA256_CTX *state, void *output) {
+    unsigned char inner_digest[SHA256_DIGEST_LENGTH];
+    SHA256_Final(inner_digest, state);
+    *state = schedule->outer;
+    SHA256_Update(state, inner_digest, sizeof inner_digest);
+    SHA256_Final((unsigned char *)output, state);
+    OPENSSL_cleanse(inner_digest, sizeof inner_digest);
+    OPENSSL_cleanse(state, sizeof *state);
 }
 
 #endif

@@ -1,9 +1,9 @@
 internal import CLibCrypto
 
-/// HMAC-SHA256 through OpenSSL's libcrypto (EVP_MAC); this file is the only place the module calls C crypto.
+/// HMAC-SHA256 (RFC 2104) over OpenSSL libcrypto's SHA-256; this file is the only place the module calls C crypto.
 ///
-/// The public functions take Swift types only. They trap if libcrypto cannot allocate a context or has no
-/// HMAC-SHA256 (a broken installation, not a bad input): no input can make them fail.
+/// The public functions take Swift types only and cannot fail: the keyed states are plain structs, so no input
+/// and no allocation inside libcrypto can make them.
 public enum HMACSHA256 {
     /// Length in bytes of every HMAC-SHA256 code.
     public static let byteCount = 32
@@ -49,25 +49,24 @@ public enum HMACSHA256 {
 }
 
 extension HMACSHA256 {
-    /// A key absorbed once into a libcrypto context that is afterwards only ever duplicated.
+    /// A key absorbed once into libcrypto's SHA-256 states for key^ipad and key^opad (RFC 2104).
     ///
-    /// `@unchecked Sendable` is sound because `template` is written once in `init` and from then on only
-    /// read by `EVP_MAC_CTX_dup`, which copies the keyed state without modifying its source (the only
-    /// side effects are atomic reference-count increments). Each computation works on its own duplicate,
-    /// so any number of threads can share one `Key`. Duplicating also skips the algorithm fetch and the
-    /// two key-pad compressions that a fresh `EVP_MAC_init` would repeat for every message.
+    /// `@unchecked Sendable` is sound because `schedule` is written once in `init` and from then on only read:
+    /// each computation copies the inner state into storage of its own, so any number of threads can share one
+    /// `Key`. Copying two plain structs replaces the `EVP_MAC_CTX_dup`/`EVP_MAC_CTX_free` pair (a dozen
+    /// allocations through the provider layer) that every webhook used to pay.
     final class Key: @unchecked Sendable {
-        fileprivate let template: OpaquePointer
+        fileprivate let schedule: UnsafeMutablePointer<clibcrypto_hmac_sha256_key>
 
         init(_ key: UnsafeRawBufferPointer) {
-            guard let context = clibcrypto_hmac_sha256_new(key.baseAddress, key.count) else {
-                libcryptoFailure("EVP_MAC_init(HMAC, SHA2-256)")
-            }
-            template = context
+            schedule = .allocate(capacity: 1)
+            clibcrypto_hmac_sha256_key_init(schedule, key.baseAddress, key.count)
         }
 
         deinit {
-            EVP_MAC_CTX_free(template)
+            // The pads are as good as the key itself.
+            OPENSSL_cleanse(schedule, MemoryLayout<clibcrypto_hmac_sha256_key>.size)
+            schedule.deallocate()
         }
 
         /// Writes HMAC(key, timestampElement + "." + body) to `output` (32 bytes) without joining the parts.
@@ -85,39 +84,26 @@ extension HMACSHA256 {
         }
     }
 
-    /// One message being authenticated, on a private duplicate of a `Key`'s context; freed when it goes away.
+    /// One message being authenticated: a private copy of a `Key`'s inner state, on the caller's stack.
     struct Computation: ~Copyable {
-        private let context: OpaquePointer
+        private let key: Key
+        private var state = SHA256_CTX()
 
         init(from key: Key) {
-            guard let context = EVP_MAC_CTX_dup(key.template) else {
-                libcryptoFailure("EVP_MAC_CTX_dup")
-            }
-            self.context = context
-        }
-
-        deinit {
-            EVP_MAC_CTX_free(context)
+            self.key = key
+            clibcrypto_hmac_sha256_begin(key.schedule, &state)
         }
 
         mutating func update(_ bytes: UnsafeRawBufferPointer) {
             // An empty buffer may have no base address; feeding nothing is the same as not feeding.
             guard bytes.count > 0, let base = bytes.baseAddress else { return }
-            guard clibcrypto_mac_update(context, base, bytes.count) == 1 else {
-                libcryptoFailure("EVP_MAC_update")
-            }
+            clibcrypto_hmac_sha256_update(&state, base, bytes.count)
         }
 
-        // Mutating rather than consuming so closures can call it; the context is freed by deinit either way.
+        /// Writes the code and wipes the state; mutating rather than consuming so closures can call it.
         mutating func finalize(into output: UnsafeMutableRawBufferPointer) {
             precondition(output.count >= HMACSHA256.byteCount, "HMAC-SHA256 output buffer too small")
-            var length = 0
-            guard let base = output.baseAddress,
-                clibcrypto_mac_final(context, base, output.count, &length) == 1,
-                length == HMACSHA256.byteCount
-            else {
-                libcryptoFailure("EVP_MAC_final")
-            }
+            clibcrypto_hmac_sha256_final(key.schedule, &state, output.baseAddress)
         }
 
         mutating func finalize() -> [UInt8] {
@@ -127,11 +113,4 @@ extension HMACSHA256 {
             }
         }
     }
-}
-
-/// Stops the process when libcrypto itself fails (allocation failure or a missing algorithm), keeping
-/// OpenSSL's packed error code so the crash report says why. No input reaches this.
-private func libcryptoFailure(_ call: StaticString) -> Never {
-    let code = ERR_get_error()
-    fatalError("libcrypto \(call) failed (OpenSSL error 0x\(String(code, radix: 16)))")
 }
