@@ -900,6 +900,10 @@ def propagation_bench():
         print(f"    A's 200 -> visible on B: p50 {med('ack_p50_ms'):.2f} ms, p99 {med('ack_p99_ms'):.2f} ms "
               f"(per round p99: {', '.join('%.1f' % r['ack_p99_ms'] for r in rounds)})")
         print(f"    webhook sent to A -> visible on B: p50 {med('send_p50_ms'):.2f} ms, p99 {med('send_p99_ms'):.2f} ms")
+        slow = [sample for r in rounds for sample in r.get("slow", [])]
+        held = sum(1 for _, delay, _, gap in slow if gap > delay / 2)
+        print(f"    samples over 10 ms: {len(slow)}, of which {held} spent over half their delay in one gap between the "
+              f"poller's own requests (the bench not scheduled, not replica B behind)")
 
 
 def bounded_bench():

@@ -207,6 +207,18 @@ final class SampleQueue: @unchecked Sendable {
     }
 }
 
+/// A sample B showed late: when A acknowledged it (seconds since 1970), after how long B showed it, and whether the
+/// poller was asking all along (`polls`) or was itself held up (`longestGap` between two of its requests).
+struct SlowSample: Sendable {
+    let ackedAt: Double
+    let delay: Double
+    let polls: Int
+    let longestGap: Double
+}
+
+/// Samples slower than this are listed one by one in the output.
+let slowSampleSeconds = 0.010
+
 /// Cross-replica propagation at a steady rate: 256 paced senders (enough that a slow commit does not hold the rate
 /// back) post signed webhooks to replica A at EVENTS_PER_SECOND in total; about 100 events a second are sampled, and
 /// after A's 200 one of 8 pollers (enough that samples never wait for one) asks replica B's
@@ -229,6 +241,7 @@ func propagation(_ arguments: [String]) throws {
     let fromAck = Recorder()
     let fromSend = Recorder()
     let missed = Atomic<Int>(0)
+    let slowSamples = Mutex<[SlowSample]>([])
     let pollerGroup = DispatchGroup()
     for _ in 0..<pollers {
         pollerGroup.enter()
@@ -237,16 +250,28 @@ func propagation(_ arguments: [String]) throws {
             guard let client = try? RawClient(rpcAddress, receiveTimeoutMilliseconds: 10_000) else { return }
             var acked: [Double] = []
             var sent: [Double] = []
+            var slow: [SlowSample] = []
             while let sample = queue.take() {
                 let request = Array(#"{"jsonrpc":"2.0","method":"customer.get","params":{"id":"\#(sample.customer)"},"id":1}"#.utf8)
                 let wanted = "\"updatedTime\":\"\(sample.stamp)\""
                 var seen = false
+                var polls = 0
+                var longestGap = now() - sample.ackedAt
+                var lastPoll = now()
                 while now() - sample.ackedAt < 5 {
+                    let polled = now()
+                    longestGap = max(longestGap, polled - lastPoll)
+                    lastPoll = polled
+                    polls += 1
                     guard let response = client.exchange(method: "POST", path: "/rpc", headers: [("Content-Type", "application/json")], body: request) else { break }
                     if response.bodyText.contains(wanted) {
                         let at = now()
                         acked.append(at - sample.ackedAt)
                         sent.append(at - sample.sentAt)
+                        if at - sample.ackedAt > slowSampleSeconds {
+                            slow.append(SlowSample(ackedAt: Date().timeIntervalSince1970 - (at - sample.ackedAt), delay: at - sample.ackedAt,
+                                                   polls: polls, longestGap: max(longestGap, at - polled)))
+                        }
                         seen = true
                         break
                     }
@@ -256,6 +281,7 @@ func propagation(_ arguments: [String]) throws {
             }
             fromAck.add(acked, [:])
             fromSend.add(sent, [:])
+            slowSamples.withLock { $0 += slow }
         }.start()
     }
     let startedAt = now() + 0.2
@@ -289,7 +315,11 @@ func propagation(_ arguments: [String]) throws {
     let send = fromSend.latencies.sorted()
     let ok = senders.statuses[200] ?? 0
     let statusText = senders.statuses.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
-    print(#"{"events_per_second":\#(Double(ok) / elapsed),"samples":\#(ack.count),"missed":\#(missed.load(ordering: .relaxed)),"ack_p50_ms":\#(percentile(ack, 0.5) * 1000),"ack_p99_ms":\#(percentile(ack, 0.99) * 1000),"send_p50_ms":\#(percentile(send, 0.5) * 1000),"send_p99_ms":\#(percentile(send, 0.99) * 1000),"statuses":{\#(statusText)}}"#)
+    // The slow samples, to tell a replica that was behind (many polls, each about a millisecond apart) from a poller
+    // that was not scheduled (few polls, one long gap): wall-clock time of A's 200, delay, polls, longest gap (ms).
+    let slowText = slowSamples.withLock { $0 }.sorted { $0.ackedAt < $1.ackedAt }.prefix(100)
+        .map { String(format: "[%.3f,%.1f,%d,%.1f]", $0.ackedAt, $0.delay * 1000, $0.polls, $0.longestGap * 1000) }.joined(separator: ",")
+    print(#"{"slow":[\#(slowText)],"events_per_second":\#(Double(ok) / elapsed),"samples":\#(ack.count),"missed":\#(missed.load(ordering: .relaxed)),"ack_p50_ms":\#(percentile(ack, 0.5) * 1000),"ack_p99_ms":\#(percentile(ack, 0.99) * 1000),"send_p50_ms":\#(percentile(send, 0.5) * 1000),"send_p99_ms":\#(percentile(send, 0.99) * 1000),"statuses":{\#(statusText)}}"#)
 }
 
 enum BenchError: Error { case usage }

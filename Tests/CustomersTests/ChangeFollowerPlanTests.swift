@@ -27,6 +27,14 @@ struct ChangeFollowerPlanTests {
             .rows.compactMap { $0[0] }.joined(separator: "\n")
         #expect(!plan.contains("Seq Scan on customers"), "\(plan)")
         #expect(plan.contains("Index Scan using customers_pkey"), "\(plan)")
+        // The follower's statement is prepared once per session, so after a few runs PostgreSQL may plan it for any
+        // parameters: that generic plan must read by key too.
+        try connection.execute("PREPARE page(bigint, bigint) AS " + ChangeFollower.pageQuery + "; SET plan_cache_mode = force_generic_plan")
+        let generic = try connection.execute("EXPLAIN EXECUTE page(\(applied), \(applied + Int64(ChangeFollower.pageSize)))")
+            .rows.compactMap { $0[0] }.joined(separator: "\n")
+        #expect(!generic.contains("Seq Scan on customers") && !generic.contains("Seq Scan on customer_changes"), "\(generic)")
+        #expect(generic.contains("Index Scan using customers_pkey") && generic.contains("customer_changes_pkey"), "\(generic)")
+        try connection.execute("RESET plan_cache_mode")
         let page = try connection.execute(ChangeFollower.pageQuery, [.integer(applied), .integer(applied + Int64(ChangeFollower.pageSize))])
         #expect(page.count == 129)
         #expect(page.integer(0, 0) == applied + 1 && page.text(0, 2) == "c\(applied + 1)" && page.integer(0, 8) == 6600)

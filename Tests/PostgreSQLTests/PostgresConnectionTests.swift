@@ -36,6 +36,74 @@ struct PostgresConnectionTests {
         #expect((0..<5).map { rows.integer($0, 2) } == [1, 2, 3, 4, 5])
     }
 
+    @Test("binary-format rows read the same as text-format ones: every integer width, booleans, bytea, text and NULL")
+    func binaryRows() throws {
+        let database = try TestDatabase()
+        let connection = try database.connect()
+        let bytes: [UInt8] = [0, 0x5C, 0x78, 0xFF, 0x7B]
+        let sql = """
+            SELECT $1::smallint, $2::integer, $3::bigint, true, false, $4::bytea, 'ünï'::text, NULL::bigint, NULL::bytea, ''::bytea, 7::bigint::text
+            """
+        let parameters: [PostgresValue] = [.integer(-32768), .integer(-2_000_000_000), .integer(Int64.min), .bytes(bytes)]
+        let text = try connection.execute(sql, parameters)
+        let binary = try connection.execute(sql, parameters, binaryResults: true)
+        for rows in [text, binary] {
+            #expect(rows.integer(0, 0) == -32768)
+            #expect(rows.integer(0, 1) == -2_000_000_000)
+            #expect(rows.integer(0, 2) == Int64.min)
+            #expect(rows.boolean(0, 3) == true)
+            #expect(rows.boolean(0, 4) == false)
+            #expect(rows.bytes(0, 5) == bytes)
+            #expect(rows.text(0, 6) == "ünï")
+            #expect(rows.integer(0, 7) == nil)
+            #expect(rows.bytes(0, 8) == nil)
+            #expect(rows.bytes(0, 9) == [])
+            #expect(rows.integer(0, 10) == 7)
+        }
+        // A pipelined statement may ask for binary rows too.
+        let piped = try connection.pipeline([PostgresStatement("SELECT $1::bigint, $2::bytea", [.integer(42), .bytes(bytes)], binaryResults: true)])
+        #expect(piped[0].integer(0, 0) == 42)
+        #expect(piped[0].bytes(0, 1) == bytes)
+    }
+
+    @Test("empty arrays of every element type are valid parameters")
+    func emptyArrays() throws {
+        let database = try TestDatabase()
+        let connection = try database.connect()
+        let rows = try connection.execute("SELECT cardinality($1::text[]), cardinality($2::bytea[]), cardinality($3::bigint[]), cardinality($4::boolean[])",
+                                          [.textArray([]), .bytesArray([]), .integerArray([]), .booleanArray([])])
+        #expect((0..<4).map { rows.integer(0, $0) } == [0, 0, 0, 0])
+        // A bigint[] may be cast to the column's narrower type.
+        #expect(try connection.execute("SELECT sum(x) FROM unnest($1::smallint[]) x", [.integerArray([1, 2, 300])]).integer(0, 0) == 303)
+    }
+
+    @Test("a statement is prepared once per session, in the round trip of its first use; a failed Prepare is not remembered")
+    func preparedOnce() throws {
+        let database = try TestDatabase()
+        let connection = try database.connect()
+        try connection.execute("CREATE TABLE t (id text PRIMARY KEY)")
+        let insert = PostgresStatement("INSERT INTO t SELECT unnest($1::text[])", [.textArray(["a"])])
+        let before = connection.roundTrips
+        try connection.pipeline([insert, PostgresStatement(insert.sql, [.textArray(["b", "c"])])])
+        #expect(connection.roundTrips - before == 1)
+        try connection.pipeline([PostgresStatement(insert.sql, [.textArray(["d"])])])
+        let prepared = try connection.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", [.text(insert.sql)])
+        #expect(prepared.integer(0, 0) == 1)
+        #expect(try connection.execute("SELECT count(*) FROM t").integer(0, 0) == 4)
+        // A statement that fails to prepare (no such table yet) fails, and works once the table exists.
+        let later = PostgresStatement("INSERT INTO later VALUES ($1)", [.text("x")])
+        #expect(throws: PostgresError.self) { try connection.pipeline([later]) }
+        #expect(throws: PostgresError.self) { try connection.execute(later.sql, later.parameters) }
+        try connection.execute("CREATE TABLE later (id text)")
+        try connection.pipeline([later])
+        try connection.execute(later.sql, later.parameters)
+        #expect(try connection.execute("SELECT count(*) FROM later").integer(0, 0) == 2)
+        // Skipped after an earlier failure in the same pipeline: not prepared, so the next use prepares it.
+        let skipped = PostgresStatement("SELECT $1::bigint + 1", [.integer(1)])
+        #expect(throws: PostgresError.self) { try connection.pipeline([PostgresStatement("SELECT 1/0"), skipped]) }
+        #expect(try connection.pipeline([skipped])[0].integer(0, 0) == 2)
+    }
+
     @Test("a unique violation carries SQLSTATE 23505 and no row values in its message")
     func uniqueViolation() throws {
         let database = try TestDatabase()
