@@ -164,7 +164,7 @@ final class EventLoop: @unchecked Sendable {
             nextConnectionID += 1
             let connection = Connection(id: id, socket: socket, peer: peer, limits: configuration.limits, now: monotonicMilliseconds())
             do {
-                try epoll.add(socket.descriptor, events: [.readable, .peerHangUp], token: id)
+                try epoll.add(socket.descriptor, events: connection.machine.interest, token: id)
             } catch {
                 socket.close()
                 shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
@@ -233,7 +233,7 @@ final class EventLoop: @unchecked Sendable {
     private func closeLongestIdle(acceptedBefore firstOfBatch: UInt64) -> Bool {
         var oldest: Connection?
         for connection in connections.values where connection.id < firstOfBatch && connection.isIdle {
-            if let current = oldest, current.lastActivity <= connection.lastActivity { continue }
+            if let current = oldest, current.machine.lastActivity <= connection.machine.lastActivity { continue }
             oldest = connection
         }
         guard let oldest else { return false }
@@ -262,17 +262,11 @@ final class EventLoop: @unchecked Sendable {
         for completion in completions {
             shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)
             guard let connection = connections[completion.connectionID] else { continue }
-            connection.state = .reading
-            enqueue(completion.response, on: connection, isHead: completion.isHead, method: completion.method,
-                    path: completion.path, startedAt: completion.startedAt)
+            let actions = respond(completion.response, on: connection, isHead: completion.isHead, method: completion.method,
+                                  path: completion.path, startedAt: completion.startedAt)
             guard connections[completion.connectionID] != nil else { continue }
-            if connection.state == .reading {
-                if connection.pausedReading {
-                    connection.pausedReading = false
-                    updateInterest(connection)
-                }
-                processInput(connection)
-            }
+            // The answer is queued: the pipelined requests behind it may be parsed now.
+            if actions.contains(.parse) { processInput(connection) }
             flush(connection)
         }
         if shutdown, !shuttingDown { beginShutdown() }
@@ -282,8 +276,8 @@ final class EventLoop: @unchecked Sendable {
         shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)
         dispatchingConnectionID = nil
         guard let connection = connections[completion.connectionID] else { return }
-        connection.state = .reading
-        enqueue(completion.response, on: connection, isHead: completion.isHead, method: completion.method,
+        // Its `parse` needs no doing: this runs inside processInput, whose loop goes on.
+        respond(completion.response, on: connection, isHead: completion.isHead, method: completion.method,
                 path: completion.path, startedAt: completion.startedAt)
     }
 
@@ -294,11 +288,7 @@ final class EventLoop: @unchecked Sendable {
         acceptAll()
         closeListener()
         for connection in Array(connections.values) {
-            connection.closeAfterCurrent = true
-            if connection.state == .reading, connection.outbound.count == connection.outboundOffset,
-               !connection.parser.isMidRequest(bufferedBytes: connection.inbound.count - connection.inboundOffset) {
-                close(connection)
-            }
+            perform(connection.machine.shutdown(unsentOutput: connection.unsentOutput, midRequest: connection.isMidRequest), on: connection)
         }
         logger.info("shutting down listener", metadata: ["listener": "\(configuration.name)", "loop": "\(index)",
                                                          "in_flight_connections": "\(connections.count)"])
@@ -309,20 +299,19 @@ final class EventLoop: @unchecked Sendable {
     private func handle(_ token: UInt64, _ events: EpollEvents) {
         guard let connection = connections[token] else { return }
         if events.contains(.error) {
-            close(connection)
+            perform(connection.machine.peerClosed(), on: connection)
             return
         }
         if events.contains(.writable) {
             flush(connection)
             guard connections[token] != nil else { return }
         }
-        if connection.pausedForOutput {
-            // Not reading until the output drains; a peer that hung up entirely will never read it.
-            if events.contains(.hangUp) { close(connection) }
-            return
-        }
-        if events.contains(.readable) || events.contains(.peerHangUp) || events.contains(.hangUp) {
+        let actions = connection.machine.readinessReported(readable: events.contains(.readable) || events.contains(.peerHangUp),
+                                                           hangUp: events.contains(.hangUp))
+        if actions.contains(.read) {
             readAvailable(connection)
+        } else {
+            perform(actions, on: connection)
         }
     }
 
@@ -331,76 +320,75 @@ final class EventLoop: @unchecked Sendable {
         do {
             result = try connection.socket.read(into: readBuffer)
         } catch {
-            close(connection)
+            perform(connection.machine.peerClosed(), on: connection)
             return
         }
         guard case .processed(let count) = result else { return }
-        if count == 0 {
-            // Peer closed. A request still being handled gets no answer anyway, so close now.
-            close(connection)
+        guard count > 0 else {
+            perform(connection.machine.peerClosed(), on: connection)
             return
         }
-        let now = monotonicMilliseconds()
-        if connection.state == .lingering { return }
-        if connection.inbound.count == connection.inboundOffset {
+        let buffered = connection.bufferedInput
+        let actions = connection.machine.bytesRead(count: count, alreadyBuffered: buffered,
+                                                   parserMidRequest: connection.parser.isMidRequest(bufferedBytes: 0),
+                                                   now: monotonicMilliseconds())
+        if actions.contains(.discardInput) { return }
+        if buffered == 0 {
             connection.inbound.removeAll(keepingCapacity: true)
             connection.inboundOffset = 0
-            // A first request's head time runs from accept; later ones from their first byte.
-            if !connection.awaitingFirstRequest, !connection.parser.isMidRequest(bufferedBytes: 0) { connection.requestStartedAt = now }
         }
         connection.inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
-        connection.lastActivity = now
-        if connection.state == .reading {
+        if actions.contains(.parse) {
             processInput(connection)
             flush(connection)
-        } else if connection.state == .awaitingHandler, connection.inbound.count - connection.inboundOffset > 64 * 1024 {
-            // A pipelining client got ahead of a slow handler: stop reading until its response is out, so the
-            // buffer stays bounded (interest is restored when the response is queued).
-            connection.pausedReading = true
-            updateInterest(connection)
+        } else {
+            perform(actions, on: connection)
         }
     }
 
     /// Parses and answers as many complete requests as are buffered, stopping at one dispatched off the loop so
     /// pipelined responses keep their order.
     private func processInput(_ connection: Connection) {
-        while connection.state == .reading, connections[connection.id] != nil {
-            if connection.unsentOutput > configuration.maxOutputBufferBytes {
+        while connections[connection.id] != nil {
+            let step = connection.machine.readyToParse(unsentOutput: connection.unsentOutput,
+                                                       outputLimit: configuration.maxOutputBufferBytes)
+            if step.contains(.pauseReading) {
                 // Backpressure: answers are piling up unread; stop parsing and reading until they are written.
                 shared.notePendingOutput(connection.unsentOutput)
                 shared.readsPausedForOutput.wrappingAdd(1, ordering: .relaxed)
-                connection.pausedForOutput = true
-                updateInterest(connection)
+                perform(step, on: connection)
                 return
             }
-            let available = connection.inbound.count - connection.inboundOffset
+            guard step.contains(.parse) else { return }
+            let available = connection.bufferedInput
             let wasReadingBody = connection.parser.isReadingBody
             let (event, consumed) = connection.inbound.withUnsafeBytes { buffer in
                 connection.parser.parse(UnsafeRawBufferPointer(rebasing: buffer[connection.inboundOffset...]),
                                         remoteAddress: connection.peer)
             }
             connection.inboundOffset += consumed
-            if !wasReadingBody, connection.parser.isReadingBody { connection.bodyStartedAt = monotonicMilliseconds() }
+            if !wasReadingBody, connection.parser.isReadingBody { connection.machine.bodyStarted(now: monotonicMilliseconds()) }
             switch event {
             case .needMore:
                 compactInbound(connection)
                 return
             case .expectsContinue:
-                HTTPResponseEncoder.encodeContinue(into: &connection.outbound)
+                if connection.machine.continueExpected().contains(.write) {
+                    HTTPResponseEncoder.encodeContinue(into: &connection.outbound)
+                }
                 compactInbound(connection)
                 return
             case .failure(let error):
-                connection.awaitingFirstRequest = false
+                connection.machine.requestRejected()
                 logger.debug("rejected request", metadata: ["listener": "\(configuration.name)", "status": "\(error.status.code)",
                                                              "reason": "\(error.code)", "peer": "\(connection.peer.map { "\($0)" } ?? "-")"])
-                connection.closeAfterCurrent = true
-                enqueue(HTTPResponse.error(error.status, code: error.code, message: error.message), on: connection,
+                respond(HTTPResponse.error(error.status, code: error.code, message: error.message), on: connection,
                         isHead: false, method: "-", path: "-", startedAt: monotonicMilliseconds())
                 return
             case .request(let request):
-                connection.awaitingFirstRequest = false
                 if available == consumed { compactInbound(connection) }
-                dispatch(request, on: connection)
+                let actions = connection.machine.requestParsed(keepAlive: request.keepAlive, isHTTP10: request.version == .http1_0)
+                if actions.contains(.dispatch) { dispatch(request, on: connection) }
             }
         }
     }
@@ -418,33 +406,31 @@ final class EventLoop: @unchecked Sendable {
     private func dispatch(_ incoming: HTTPRequest, on connection: Connection) {
         var request = incoming
         let startedAt = monotonicMilliseconds()
-        if !request.keepAlive { connection.closeAfterCurrent = true }
-        connection.currentWantsKeepAliveHeader = request.version == .http1_0 && request.keepAlive
         let isHead = request.method == .head
         switch router.resolve(method: request.method, path: request.path) {
         case .notFound:
             let response = router.unroutedResponder.map { $0(request, .notFound) }
                 ?? .error(.notFound, code: "not_found", message: "no route for this path")
-            enqueue(response, on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
+            respond(response, on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
         case .methodNotAllowed(let allow):
             var response = router.unroutedResponder.map { $0(request, .methodNotAllowed(allow: allow)) }
                 ?? .error(.methodNotAllowed, code: "method_not_allowed", message: "allowed: \(allow)")
             if response.status.code == 405, response.headers["Allow"] == nil { response.headers.add(name: "Allow", value: allow) }
-            enqueue(response, on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
+            respond(response, on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
         case .handler(.inline(let handler), let parameters):
             if !parameters.isEmpty { request.pathParameters = parameters }
-            enqueue(handler(request), on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
+            respond(handler(request), on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
         case .handler(.async(let handler), let parameters):
             if !parameters.isEmpty { request.pathParameters = parameters }
             let inFlight = shared.asyncHandlersInFlight.wrappingAdd(1, ordering: .relaxed).newValue
             if inFlight > configuration.maxConcurrentAsyncHandlers {
                 shared.asyncHandlersInFlight.wrappingSubtract(1, ordering: .relaxed)
-                enqueue(.error(.serviceUnavailable, code: "overloaded", message: "too many requests in progress",
+                respond(.error(.serviceUnavailable, code: "overloaded", message: "too many requests in progress",
                                headers: HTTPHeaders([("Retry-After", "1")])),
                         on: connection, isHead: isHead, method: request.method, path: request.path, startedAt: startedAt)
                 return
             }
-            connection.state = .awaitingHandler
+            connection.machine.handlerStarted()
             let id = connection.id
             let method = request.method
             let path = request.path
@@ -454,7 +440,7 @@ final class EventLoop: @unchecked Sendable {
             }
         case .handler(.deferred(let handler), let parameters):
             if !parameters.isEmpty { request.pathParameters = parameters }
-            connection.state = .awaitingHandler
+            connection.machine.handlerStarted()
             let id = connection.id
             let method = request.method
             let path = request.path
@@ -475,49 +461,41 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: writing
 
-    private func enqueue(_ response: HTTPResponse, on connection: Connection, isHead: Bool, method: HTTPMethod, path: String, startedAt: Int) {
+    /// Queues `response` (the machine decides whether it is the last) and returns the machine's actions; a
+    /// response that drops the connection closes it instead.
+    @discardableResult
+    private func respond(_ response: HTTPResponse, on connection: Connection, isHead: Bool, method: HTTPMethod, path: String,
+                         startedAt: Int) -> ConnectionStateMachine.Actions {
         if response.dropsConnection {
-            close(connection)
-            return
+            let actions = connection.machine.responseDropped()
+            perform(actions, on: connection)
+            return actions
         }
-        if shuttingDown { connection.closeAfterCurrent = true }
-        let closing = connection.closeAfterCurrent
-        let persistence: HTTPResponseEncoder.Persistence = closing ? .close
-            : connection.currentWantsKeepAliveHeader ? .announcedKeepAlive : .keepAlive
+        let (actions, persistence) = connection.machine.responseReady(shuttingDown: shuttingDown)
         HTTPResponseEncoder.encode(response, date: dateCache.current(), isHead: isHead, persistence: persistence,
                                    into: &connection.outbound)
-        if closing { connection.state = .closing }
+        if actions.contains(.resumeReading) { updateInterest(connection) }
         logger.debug("request", metadata: ["listener": "\(configuration.name)", "method": "\(method)", "path": "\(path)",
                                            "status": "\(response.status.code)", "ms": "\(monotonicMilliseconds() - startedAt)"])
+        return actions
     }
 
+    /// Writes what is queued; once it is all out, does what the machine says next (which may be to parse the
+    /// input held back for output, and write what that queues before deciding anything else).
     private func flush(_ connection: Connection) {
-        while writePending(connection) {
-            guard connection.pausedForOutput else { break }
-            // Drained: read and parse again. If that queues more, write it before deciding anything else.
-            connection.pausedForOutput = false
-            updateInterest(connection)
+        while connections[connection.id] != nil {
+            let wroteBytes = !connection.outbound.isEmpty
+            guard writePending(connection) else { return }
+            let actions = connection.machine.writeDrained(wroteBytes: wroteBytes, shuttingDown: shuttingDown,
+                                                          midRequest: connection.isMidRequest)
+            perform(actions, on: connection)
+            guard actions.contains(.parse) else { return }
             processInput(connection)
-            guard connections[connection.id] != nil else { return }
-            if connection.unsentOutput == 0 { break }
-        }
-        guard connections[connection.id] != nil, connection.unsentOutput == 0 else { return }
-        if connection.state == .closing {
-            // Half-close, then read and discard until the peer closes: closing with unread input would send a
-            // RST that can destroy the response we just wrote before the client reads it.
-            connection.socket.shutdownWrite()
-            connection.state = .lingering
-            connection.lingerDeadline = monotonicMilliseconds() + 2_000
-            updateInterest(connection)
-        } else if shuttingDown, connection.state == .reading,
-                  !connection.parser.isMidRequest(bufferedBytes: connection.inbound.count - connection.inboundOffset) {
-            close(connection)
         }
     }
 
     /// Writes what the kernel takes; true when everything queued is written (and the connection still open).
     private func writePending(_ connection: Connection) -> Bool {
-        guard connections[connection.id] != nil else { return false }
         if connection.unsentOutput > 0 { shared.notePendingOutput(connection.unsentOutput) }
         while connection.outboundOffset < connection.outbound.count {
             let result: IOResult<Int>
@@ -526,45 +504,40 @@ final class EventLoop: @unchecked Sendable {
                     try connection.socket.write(UnsafeRawBufferPointer(rebasing: buffer[connection.outboundOffset...]))
                 }
             } catch {
-                close(connection)
+                perform(connection.machine.peerClosed(), on: connection)
                 return false
             }
             switch result {
             case .processed(let written):
                 connection.outboundOffset += written
-                connection.lastWriteProgress = monotonicMilliseconds()
+                connection.machine.wrote(now: monotonicMilliseconds())
             case .wouldBlock:
-                if !connection.watchingWritable {
-                    connection.watchingWritable = true
-                    connection.lastWriteProgress = monotonicMilliseconds()
-                    updateInterest(connection)
-                }
+                perform(connection.machine.writeBlocked(now: monotonicMilliseconds()), on: connection)
                 return false
             }
         }
-        if !connection.outbound.isEmpty {
-            // Idle from the moment the answer is out, not from when the request came in.
-            connection.lastActivity = connection.lastWriteProgress
-        }
         connection.outbound.removeAll(keepingCapacity: connection.outbound.capacity <= 64 * 1024)
         connection.outboundOffset = 0
-        if connection.watchingWritable {
-            connection.watchingWritable = false
-            updateInterest(connection)
-        }
         return true
     }
 
+    /// The actions that are syscalls on this connection alone: interest changes, the half-close, the close.
+    private func perform(_ actions: ConnectionStateMachine.Actions, on connection: Connection) {
+        if actions.contains(.close) {
+            close(connection)
+            return
+        }
+        if actions.contains(.halfClose) { connection.socket.shutdownWrite() }
+        if !actions.isDisjoint(with: .changesInterest) { updateInterest(connection) }
+    }
+
     private func updateInterest(_ connection: Connection) {
-        // Paused for output, even a half-close is left unread: level-triggered, it would be reported on every wait.
-        var events: EpollEvents = connection.pausedForOutput ? [] : [.peerHangUp]
-        if !connection.pausedReading, !connection.pausedForOutput { events.insert(.readable) }
-        if connection.watchingWritable { events.insert(.writable) }
-        try? epoll.modify(connection.socket.descriptor, events: events, token: connection.id)
+        try? epoll.modify(connection.socket.descriptor, events: connection.machine.interest, token: connection.id)
     }
 
     private func close(_ connection: Connection) {
         guard connections.removeValue(forKey: connection.id) != nil else { return }
+        connection.machine.closed()
         epoll.remove(connection.socket.descriptor)
         connection.socket.close()
         shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
@@ -576,88 +549,47 @@ final class EventLoop: @unchecked Sendable {
         dateCache.refresh()
         let timeouts = configuration.timeouts
         for connection in Array(connections.values) {
-            if connection.outboundOffset < connection.outbound.count {
-                if now - connection.lastWriteProgress > timeouts.writeMilliseconds { close(connection) }
+            guard let timer = connection.machine.expiredTimer(now: now, timeouts: timeouts, unsentOutput: connection.unsentOutput,
+                                                              readingBody: connection.parser.isReadingBody,
+                                                              midRequest: connection.isMidRequest) else { continue }
+            let actions = connection.machine.timerFired(timer)
+            guard actions.contains(.answerTimeout) else {
+                perform(actions, on: connection)
                 continue
             }
-            switch connection.state {
-            case .lingering:
-                if now >= connection.lingerDeadline { close(connection) }
-            case .awaitingHandler, .closing:
-                continue
-            case .reading:
-                let buffered = connection.inbound.count - connection.inboundOffset
-                if connection.parser.isReadingBody {
-                    if now - connection.bodyStartedAt > timeouts.bodyReadMilliseconds {
-                        timeOut(connection, code: "body_timeout", message: "request body not received in time")
-                    }
-                } else if connection.parser.isMidRequest(bufferedBytes: buffered) {
-                    if now - connection.requestStartedAt > timeouts.headerReadMilliseconds {
-                        timeOut(connection, code: "header_timeout", message: "request head not received in time")
-                    }
-                } else if connection.awaitingFirstRequest {
-                    // Silent since accept: it gets the header time, not the keep-alive idle time, so connections
-                    // that never speak cannot hold slots for a minute. Nothing was asked, so nothing is answered.
-                    if now - connection.requestStartedAt > timeouts.headerReadMilliseconds { close(connection) }
-                } else if now - connection.lastActivity > timeouts.idleMilliseconds {
-                    close(connection)
-                }
-            }
+            let (code, message) = timer == .bodyRead ? ("body_timeout", "request body not received in time")
+                                                     : ("header_timeout", "request head not received in time")
+            logger.debug("request timed out", metadata: ["listener": "\(configuration.name)", "reason": "\(code)"])
+            respond(.error(.requestTimeout, code: code, message: message), on: connection, isHead: false, method: "-", path: "-",
+                    startedAt: now)
+            flush(connection)
         }
-    }
-
-    private func timeOut(_ connection: Connection, code: String, message: String) {
-        logger.debug("request timed out", metadata: ["listener": "\(configuration.name)", "reason": "\(code)"])
-        connection.closeAfterCurrent = true
-        enqueue(.error(.requestTimeout, code: code, message: message), on: connection, isHead: false, method: "-", path: "-",
-                startedAt: monotonicMilliseconds())
-        flush(connection)
     }
 }
 
-/// Per-connection state, confined to its loop.
+/// One connection's descriptor, buffers and parser, confined to its loop; its protocol state is `machine`.
 final class Connection {
-    enum State { case reading, awaitingHandler, closing, lingering }
-
     let id: UInt64
     let socket: TCPSocket
     let peer: SocketAddress?
     var parser: HTTPRequestParser
-    var state = State.reading
+    var machine: ConnectionStateMachine
     var inbound: [UInt8] = []
     var inboundOffset = 0
     var outbound: [UInt8] = []
     var outboundOffset = 0
-    var watchingWritable = false
-    /// Input paused because a pipelining client got ahead of a slow handler.
-    var pausedReading = false
-    /// Input paused because unsent output passed `maxOutputBufferBytes` (backpressure).
-    var pausedForOutput = false
-    /// No request parsed yet: the head timeout runs from accept.
-    var awaitingFirstRequest = true
-    var closeAfterCurrent = false
-    var currentWantsKeepAliveHeader = false
-    var requestStartedAt: Int
-    var bodyStartedAt: Int
-    var lastActivity: Int
-    var lastWriteProgress: Int
-    var lingerDeadline = 0
 
     var unsentOutput: Int { outbound.count - outboundOffset }
-
-    /// Between requests or silent since accept, with nothing to send: closing it loses no work.
-    var isIdle: Bool {
-        state == .reading && unsentOutput == 0 && !pausedForOutput && !parser.isMidRequest(bufferedBytes: inbound.count - inboundOffset)
-    }
+    var bufferedInput: Int { inbound.count - inboundOffset }
+    /// Part of a request has arrived (buffered or inside the parser): shutdown and the timers treat it as work.
+    var isMidRequest: Bool { parser.isMidRequest(bufferedBytes: bufferedInput) }
+    var isIdle: Bool { machine.isIdle(unsentOutput: unsentOutput, midRequest: isMidRequest) }
 
     init(id: UInt64, socket: TCPSocket, peer: SocketAddress?, limits: HTTPLimits, now: Int) {
         self.id = id
         self.socket = socket
         self.peer = peer
         self.parser = HTTPRequestParser(limits: limits)
-        requestStartedAt = now
-        bodyStartedAt = now
-        lastActivity = now
-        lastWriteProgress = now
+        self.machine = ConnectionStateMachine(now: now)
     }
 }
