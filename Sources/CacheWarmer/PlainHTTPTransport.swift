@@ -1,15 +1,14 @@
 import DigitalRiverAPI
 import Foundation
+import HTTP1
 import Sockets
 import Synchronization
 import Timekeeping
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A small HTTP/1.1 client for **plain `http://` origins** (the service's in-cluster RPC listener, the local
-/// sandbox), with keep-alive connections over our `Sockets` module. `https://` is refused: TLS origins (Digital
-/// River itself) go through `URLSessionTransport`.
+/// sandbox), with keep-alive connections: `Sockets` for name resolution, connect and timeouts, `HTTP1`'s request
+/// encoder and response parser for the wire (the same field rules, limits and chunked decoder as the server's).
+/// `https://` is refused: TLS origins (Digital River itself) go through `URLSessionTransport`.
 ///
 /// Why it exists: on Linux, URLSession drives libcurl from Dispatch sources and hops threads for every chunk of every
 /// response; measured on the 2-core benchmark machine, a 100,000-customer warm-up made ~300,000 context switches and
@@ -17,8 +16,9 @@ import Glibc
 /// with blocking socket calls (a handful of syscalls per request), and the awaiting task is resumed once.
 ///
 /// Framing: requests always carry `Content-Length` (bodies are in memory); responses may use `Content-Length`,
-/// `chunked`, or close-delimited bodies. A connection is reused only after a fully framed response without
-/// `Connection: close`. When a reused connection turns out to be closed by the server before any byte of the answer
+/// `chunked`, or close-delimited bodies, and their heads must fit `HTTPLimits`' defaults (8 KiB status line, 16 KiB
+/// and 100 header fields). A response with conflicting framing is refused (`.other`) and its connection closed. A
+/// connection is reused only after a fully framed response without `Connection: close`. When a reused connection turns out to be closed by the server before any byte of the answer
 /// came back, the request is sent once more on a fresh connection: the server closed it while idle, so it never
 /// saw the request.
 public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
@@ -57,8 +57,8 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
             }
             thread.stackSize = 256 << 10
             thread.start()
-            // A connect to an unreachable host can block far longer than the deadline (no connect timeout on a
-            // blocking socket); the caller gets its answer on time and the thread cleans up whenever it returns.
+            // Connect, send and receive are bounded by the deadline, but name resolution is not (getaddrinfo has no
+            // timeout of ours): the caller gets its answer on time and the thread cleans up whenever it returns.
             DispatchQueue.global().asyncAfter(deadline: .now() + max(0.001, request.timeoutSeconds) + 0.05) {
                 once.resume(.failure(TransportError(.timedOut, "no response within \(request.timeoutSeconds) s")))
             }
@@ -69,7 +69,13 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
     // MARK: Exchange (on the request's own thread)
 
     private func exchange(_ request: TransportRequest, target: Target, deadline: Double) -> Result<TransportResponse, TransportError> {
-        let head = Self.head(request, target: target)
+        let encoded: [UInt8]
+        do {
+            encoded = try HTTPRequestEncoder.encode(method: request.method, target: target.requestTarget, host: target.hostHeader,
+                                                    headers: request.headers, body: request.body)
+        } catch {
+            return .failure(TransportError(.other, error.description))
+        }
         var attempt = 0
         while true {
             attempt += 1
@@ -80,15 +86,14 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
                 reused = true
             } else {
                 do {
-                    connection = try Connection.open(target)
+                    connection = try Connection.open(target, deadline: deadline)
                 } catch {
                     return .failure(error)
                 }
                 reused = false
             }
             let limit = min(request.maxResponseBytes ?? Self.maxResponseBytes, Self.maxResponseBytes)
-            let outcome = connection.exchange(head: head, body: request.body ?? [], method: request.method, deadline: deadline,
-                                              limit: limit)
+            let outcome = connection.exchange(encoded, method: request.method, deadline: deadline, limit: limit)
             switch outcome {
             case .response(let response, let keepAlive):
                 if keepAlive { putIdle(connection, origin: target.origin) } else { connection.socket.close() }
@@ -112,20 +117,6 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
             return true
         }
         if !kept { connection.socket.close() }
-    }
-
-    static func head(_ request: TransportRequest, target: Target) -> [UInt8] {
-        var text = "\(request.method) \(target.requestTarget) HTTP/1.1\r\nHost: \(target.hostHeader)\r\n"
-        for (name, value) in request.headers where !name.contains("\r") && !name.contains("\n") && !value.contains("\r") && !value.contains("\n") {
-            let lower = name.lowercased()
-            if lower == "host" || lower == "content-length" || lower == "connection" || lower == "transfer-encoding" { continue }
-            text += "\(name): \(value)\r\n"
-        }
-        if request.body != nil || request.method == "POST" || request.method == "PUT" {
-            text += "Content-Length: \(request.body?.count ?? 0)\r\n"
-        }
-        text += "\r\n"
-        return Array(text.utf8)
     }
 
     // MARK: Types
@@ -160,50 +151,27 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
         /// Receive space, reused for every read of this connection.
         var scratch = [UInt8](repeating: 0, count: 128 << 10)
 
-        /// Resolves the host (numeric, `localhost`, or a DNS name via getaddrinfo) and connects.
-        static func open(_ target: Target) throws(TransportError) -> Connection {
-            let address = try resolve(target)
+        /// Resolves the host (numeric, `localhost`, or a DNS name) and connects to the first address that takes the
+        /// connection before the deadline.
+        static func open(_ target: Target, deadline: Double) throws(TransportError) -> Connection {
+            let addresses: [SocketAddress]
             do {
-                return Connection(socket: try TCPSocket.connect(to: address))
+                addresses = try SocketAddress.resolve(host: target.host, port: target.port)
             } catch {
-                throw TransportError(.connectionFailed, "connect to \(target.origin) failed (\(error))")
+                throw TransportError(.connectionFailed, error.description)
             }
-        }
-
-        static func resolve(_ target: Target) throws(TransportError) -> SocketAddress {
-            if let numeric = try? SocketAddress(host: target.host, port: target.port) { return numeric }
-            var hints = addrinfo()
-            hints.ai_family = AF_UNSPEC
-            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-            var list: UnsafeMutablePointer<addrinfo>?
-            guard getaddrinfo(target.host, nil, &hints, &list) == 0, let first = list else {
-                throw TransportError(.connectionFailed, "cannot resolve \(target.host)")
-            }
-            defer { freeaddrinfo(list) }
-            var entry: UnsafeMutablePointer<addrinfo>? = first
-            while let current = entry {
-                var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-                let family = current.pointee.ai_family
-                if let raw = current.pointee.ai_addr {
-                    let converted: UnsafePointer<CChar>? = family == AF_INET
-                        ? raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
-                            var address = pointer.pointee.sin_addr
-                            return inet_ntop(AF_INET, &address, &text, socklen_t(text.count))
-                        }
-                        : family == AF_INET6
-                        ? raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
-                            var address = pointer.pointee.sin6_addr
-                            return inet_ntop(AF_INET6, &address, &text, socklen_t(text.count))
-                        }
-                        : nil
-                    if converted != nil {
-                        let host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                        if let address = try? SocketAddress(host: host, port: target.port) { return address }
-                    }
+            var failure = TransportError(.connectionFailed, "connect to \(target.origin) failed")
+            for address in addresses {
+                let left = Self.millisecondsLeft(deadline)
+                guard left > 0 else { break }
+                do {
+                    return Connection(socket: try TCPSocket.connect(to: address, timeoutMilliseconds: left))
+                } catch {
+                    // Timed out or refused, the request never left: connectionFailed either way, so it may be retried.
+                    failure = TransportError(.connectionFailed, "connect to \(address) failed (\(error))")
                 }
-                entry = current.pointee.ai_next
             }
-            throw TransportError(.connectionFailed, "cannot resolve \(target.host)")
+            throw failure
         }
 
         enum Outcome {
@@ -212,10 +180,12 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
             case failed(TransportError, receivedAnything: Bool)
         }
 
-        /// `limit`: most body bytes read; a larger `Content-Length` or body fails with `.responseTooLarge` unread.
-        mutating func exchange(head: [UInt8], body: [UInt8], method: String, deadline: Double, limit: Int) -> Outcome {
+        /// Sends `request` (head and body, encoded) and reads the answer to it with HTTP1's response parser, skipping
+        /// interim (1xx) answers. `limit`: most body bytes read; a larger `Content-Length` or body fails with
+        /// `.responseTooLarge` unread.
+        mutating func exchange(_ request: [UInt8], method: String, deadline: Double, limit: Int) -> Outcome {
             var receivedAnything = !buffer.isEmpty
-            if let error = write(head, deadline: deadline) ?? (body.isEmpty ? nil : write(body, deadline: deadline)) {
+            if let error = write(request, deadline: deadline) {
                 // A server may answer early (413 for a body over its limit) and close while we are still sending;
                 // that answer, if it reached us, is the one to report.
                 guard error.kind == .connectionLost, case .success(true) = fill(deadline: min(deadline, SystemClock.monotonicSeconds() + 1)) else {
@@ -223,207 +193,84 @@ public final class PlainHTTPTransport: DigitalRiverTransport, Sendable {
                 }
                 receivedAnything = true
             }
+            var parser = HTTPResponseParser(requestMethod: method, limits: HTTPLimits(maxBodyBytes: limit))
             while true {
-                // The head, skipping any 1xx interim answers.
-                var headEnd = Self.headEnd(buffer)
-                while headEnd == nil {
-                    switch fill(deadline: deadline) {
-                    case .failure(let error): return .failed(error, receivedAnything: receivedAnything)
-                    case .success(false): return .failed(TransportError(.connectionLost, "connection closed before the response"), receivedAnything: receivedAnything)
-                    case .success(true): receivedAnything = true
-                    }
-                    if buffer.count > 1 << 20 { return .failed(TransportError(.other, "response head too large"), receivedAnything: true) }
-                    headEnd = Self.headEnd(buffer)
-                }
-                guard let end = headEnd, let parsed = Self.parseHead(buffer[0..<end]) else {
-                    return .failed(TransportError(.other, "malformed response head"), receivedAnything: true)
-                }
-                buffer.removeFirst(end + 4)
-                if (100..<200).contains(parsed.status) { continue }
-                let connectionClose = parsed.header("connection")?.lowercased().contains("close") == true || !parsed.http11
-                if method == "HEAD" || parsed.status == 204 || parsed.status == 304 {
-                    return .response(TransportResponse(status: parsed.status, headers: parsed.headers), keepAlive: !connectionClose)
-                }
-                if let encoding = parsed.header("transfer-encoding") {
-                    guard encoding.lowercased().trimmingCharacters(in: .whitespaces).hasSuffix("chunked") else {
-                        return .failed(TransportError(.other, "unsupported transfer coding"), receivedAnything: true)
-                    }
-                    switch readChunked(deadline: deadline, limit: limit) {
-                    case .success(let body):
-                        return .response(TransportResponse(status: parsed.status, headers: parsed.headers, body: body), keepAlive: !connectionClose)
-                    case .failure(let error): return .failed(error, receivedAnything: true)
+                parsing: while !buffer.isEmpty {
+                    let (event, consumed) = buffer.withUnsafeBytes { parser.parse($0) }
+                    buffer.removeFirst(consumed)
+                    switch event {
+                    case .needMore: break parsing
+                    case .interim: continue  // the final answer may be buffered behind it already
+                    case .response(let response): return .response(Self.transportResponse(response), keepAlive: response.keepAlive)
+                    case .failure(let error): return .failed(Self.transportError(error, limit: limit), receivedAnything: true)
                     }
                 }
-                if let lengthText = parsed.header("content-length") {
-                    guard let length = Int(lengthText.trimmingCharacters(in: .whitespaces)), length >= 0
-                    else { return .failed(TransportError(.other, "bad Content-Length"), receivedAnything: true) }
-                    guard length <= limit else { return .failed(Self.tooLarge(limit), receivedAnything: true) }
-                    switch readExactly(length, deadline: deadline) {
-                    case .success(let body):
-                        return .response(TransportResponse(status: parsed.status, headers: parsed.headers, body: body), keepAlive: !connectionClose)
-                    case .failure(let error): return .failed(error, receivedAnything: true)
-                    }
-                }
-                // Close-delimited body: read to EOF; the connection is spent.
-                while true {
-                    switch fill(deadline: deadline) {
-                    case .failure(let error): return .failed(error, receivedAnything: true)
-                    case .success(true):
-                        if buffer.count > limit { return .failed(Self.tooLarge(limit), receivedAnything: true) }
-                    case .success(false):
-                        let body = buffer
-                        buffer = []
-                        return .response(TransportResponse(status: parsed.status, headers: parsed.headers, body: body), keepAlive: false)
-                    }
-                }
-            }
-        }
-
-        private mutating func readExactly(_ count: Int, deadline: Double) -> Result<[UInt8], TransportError> {
-            while buffer.count < count {
                 switch fill(deadline: deadline) {
-                case .failure(let error): return .failure(error)
-                case .success(false): return .failure(TransportError(.connectionLost, "connection closed inside the body"))
-                case .success(true): break
-                }
-            }
-            let body = Array(buffer[0..<count])
-            buffer.removeFirst(count)
-            return .success(body)
-        }
-
-        private mutating func readLine(deadline: Double) -> Result<String, TransportError> {
-            while true {
-                if let index = Self.crlf(buffer) {
-                    let line = String(decoding: buffer[0..<index], as: UTF8.self)
-                    buffer.removeFirst(index + 2)
-                    return .success(line)
-                }
-                if buffer.count > 64 << 10 { return .failure(TransportError(.other, "chunk line too long")) }
-                switch fill(deadline: deadline) {
-                case .failure(let error): return .failure(error)
-                case .success(false): return .failure(TransportError(.connectionLost, "connection closed inside a chunk"))
-                case .success(true): break
-                }
-            }
-        }
-
-        private static func tooLarge(_ limit: Int) -> TransportError {
-            TransportError(.responseTooLarge, "response body over \(limit) bytes")
-        }
-
-        private mutating func readChunked(deadline: Double, limit: Int) -> Result<[UInt8], TransportError> {
-            var body: [UInt8] = []
-            while true {
-                let line: String
-                switch readLine(deadline: deadline) {
-                case .failure(let error): return .failure(error)
-                case .success(let text): line = text
-                }
-                let sizeText = line.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-                guard let size = Int(sizeText, radix: 16), size >= 0 else { return .failure(TransportError(.other, "bad chunk size")) }
-                guard size <= limit - body.count else { return .failure(Self.tooLarge(limit)) }
-                if size == 0 {
-                    // Trailers, up to the empty line.
-                    while true {
-                        switch readLine(deadline: deadline) {
-                        case .failure(let error): return .failure(error)
-                        case .success(let trailer): if trailer.isEmpty { return .success(body) }
-                        }
+                case .failure(let error): return .failed(error, receivedAnything: receivedAnything)
+                case .success(true): receivedAnything = true
+                case .success(false):
+                    guard receivedAnything else {
+                        return .failed(TransportError(.connectionLost, "connection closed before the response"), receivedAnything: false)
+                    }
+                    switch parser.finish() {
+                    case .response(let response): return .response(Self.transportResponse(response), keepAlive: false)
+                    case .failure(let error): return .failed(Self.transportError(error, limit: limit), receivedAnything: true)
+                    case .needMore, .interim:
+                        return .failed(TransportError(.connectionLost, "connection closed inside the response"), receivedAnything: true)
                     }
                 }
-                switch readExactly(size + 2, deadline: deadline) {
-                case .failure(let error): return .failure(error)
-                case .success(let chunk): body.append(contentsOf: chunk[0..<size])
-                }
             }
         }
 
-        /// Reads what is available into `buffer`; false on EOF.
+        private static func transportResponse(_ response: HTTPReceivedResponse) -> TransportResponse {
+            TransportResponse(status: response.status.code, headers: response.headers.map { ($0.name, $0.value) }, body: response.body)
+        }
+
+        /// The parser's verdict in the terms the retry policy reads: only a connection that ended early may be
+        /// worth another attempt; a response that is too large or malformed would come back the same.
+        private static func transportError(_ error: HTTPResponseParseError, limit: Int) -> TransportError {
+            switch error.kind {
+            case .bodyTooLarge: TransportError(.responseTooLarge, "response body over \(limit) bytes")
+            case .truncated: TransportError(.connectionLost, "connection closed inside the response")
+            case .malformed, .headTooLarge: TransportError(.other, "malformed response (\(error))")
+            case .unsupported: TransportError(.other, "unsupported response (\(error))")
+            }
+        }
+
+        private static func millisecondsLeft(_ deadline: Double) -> Int {
+            Int(((deadline - SystemClock.monotonicSeconds()) * 1000).rounded(.up))
+        }
+
+        /// Reads what is available into `buffer`, waiting at most until the deadline; false on EOF.
         private mutating func fill(deadline: Double) -> Result<Bool, TransportError> {
-            let left = deadline - SystemClock.monotonicSeconds()
+            let left = Self.millisecondsLeft(deadline)
             guard left > 0 else { return .failure(TransportError(.timedOut, "no complete response before the deadline")) }
-            socket.setReceiveTimeout(milliseconds: max(1, Int((left * 1000).rounded(.up))))
-            let descriptor = socket.descriptor
-            let received = scratch.withUnsafeMutableBytes { raw in Glibc.recv(descriptor, raw.baseAddress, raw.count, 0) }
-            let code = errno
-            if received > 0 { buffer.append(contentsOf: scratch[0..<received]) }
-            if received > 0 { return .success(true) }
-            if received == 0 { return .success(false) }
-            if code == EAGAIN || code == EWOULDBLOCK { return .failure(TransportError(.timedOut, "no complete response before the deadline")) }
-            if code == EINTR { return .success(true) }
-            return .failure(TransportError(.connectionLost, "receive failed (errno \(code))"))
+            do {
+                try socket.setReceiveTimeout(milliseconds: left)
+                switch try socket.read(into: &scratch) {
+                case .wouldBlock:
+                    return .failure(TransportError(.timedOut, "no complete response before the deadline"))
+                case .processed(0):
+                    return .success(false)
+                case .processed(let count):
+                    buffer.append(contentsOf: scratch[0..<count])
+                    return .success(true)
+                }
+            } catch {
+                return .failure(TransportError(.connectionLost, "receive failed (\(error))"))
+            }
         }
 
         private func write(_ bytes: [UInt8], deadline: Double) -> TransportError? {
-            let left = deadline - SystemClock.monotonicSeconds()
+            let left = Self.millisecondsLeft(deadline)
             guard left > 0 else { return TransportError(.timedOut, "deadline passed before sending") }
-            let milliseconds = max(1, Int((left * 1000).rounded(.up)))
-            var value = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
-            _ = setsockopt(socket.descriptor, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
-            var offset = 0
-            while offset < bytes.count {
-                let descriptor = socket.descriptor
-                let sent = bytes.withUnsafeBytes { raw in
-                    Glibc.send(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset, Int32(MSG_NOSIGNAL))
-                }
-                if sent > 0 {
-                    offset += sent
-                    continue
-                }
-                let code = errno
-                if sent < 0, code == EINTR { continue }
-                if sent < 0, code == EAGAIN || code == EWOULDBLOCK { return TransportError(.timedOut, "send timed out") }
-                return TransportError(.connectionLost, "send failed (errno \(code))")
-            }
-            return nil
-        }
-
-        struct Head {
-            let status: Int
-            let http11: Bool
-            let headers: [(String, String)]
-
-            func header(_ name: String) -> String? {
-                headers.first { $0.0.lowercased() == name }?.1
-            }
-        }
-
-        static func parseHead(_ bytes: ArraySlice<UInt8>) -> Head? {
-            let text = String(decoding: bytes, as: UTF8.self)
-            var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
-            guard !lines.isEmpty else { return nil }
-            let statusLine = lines.removeFirst()
-            let parts = statusLine.split(separator: " ", maxSplits: 2)
-            guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].count == 3, let status = Int(parts[1]) else { return nil }
-            var headers: [(String, String)] = []
-            for line in lines {
-                guard let colon = line.firstIndex(of: ":") else { return nil }
-                headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
-            }
-            return Head(status: status, http11: parts[0] == "HTTP/1.1", headers: headers)
-        }
-
-        static func headEnd(_ bytes: [UInt8]) -> Int? {
-            guard bytes.count >= 4 else { return nil }
-            return bytes.withUnsafeBufferPointer { buffer -> Int? in
-                var index = 0
-                while index + 3 < buffer.count {
-                    if buffer[index] == 13, buffer[index + 1] == 10, buffer[index + 2] == 13, buffer[index + 3] == 10 { return index }
-                    index += 1
-                }
+            do {
+                try socket.setSendTimeout(milliseconds: left)
+                try socket.writeAll(bytes)
                 return nil
+            } catch {
+                return error.isTimeout ? TransportError(.timedOut, "send timed out") : TransportError(.connectionLost, "send failed (\(error))")
             }
-        }
-
-        static func crlf(_ bytes: [UInt8]) -> Int? {
-            guard bytes.count >= 2 else { return nil }
-            var index = 0
-            while index + 1 < bytes.count {
-                if bytes[index] == 13, bytes[index + 1] == 10 { return index }
-                index += 1
-            }
-            return nil
         }
     }
 }

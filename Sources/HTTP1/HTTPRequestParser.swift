@@ -19,48 +19,16 @@ public struct HTTPRequestParser: Sendable {
     private enum State: Sendable {
         case head(scannedUpTo: Int)
         case fixedBody(remaining: Int)
-        case chunked(ChunkState)
+        case chunked
         case failed
-    }
-
-    private enum ChunkState: Sendable {
-        case size(value: Int, digits: Int)
-        case sizeExtension(ChunkExtension, length: Int)
-        case sizeLF
-        case data(remaining: Int)
-        case dataCR
-        case dataLF
-        case trailerLine
-    }
-
-    /// Where the parser is inside `chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`
-    /// (RFC 9112 §7.1.1). Whitespace is allowed only where BWS is, so `46 1` or `46;` cannot be read as a size
-    /// by us and differently by a proxy in front.
-    private enum ChunkExtension: Sendable, Equatable {
-        /// After the size and whitespace: only more whitespace or ";" may follow.
-        case beforeSemicolon
-        /// After ";" (and whitespace): a name must start.
-        case beforeName
-        case name
-        /// After a name and whitespace: "=", ";" may follow.
-        case afterName
-        /// After "=" (and whitespace): a token or quoted-string must start.
-        case beforeValue
-        case tokenValue
-        case quotedValue
-        case quotedPair
-        /// Right after a closing quote: CR, ";" or whitespace may follow.
-        case valueEnd
-        /// After a value and whitespace: only ";" may follow.
-        case afterValue
     }
 
     public let limits: HTTPLimits
     private var state: State = .head(scannedUpTo: 0)
     private var pending: HTTPRequest?
     private var body: [UInt8] = []
-    private var trailerLine: [UInt8] = []
-    private var trailerBytes = 0
+    /// A chunked body's reader; a Content-Length body is read straight into `body` (the customer.get path).
+    private var chunkedBody = HTTPBodyReader(.chunked)
     private var continueAnnounced = false
 
     public init(limits: HTTPLimits = HTTPLimits()) {
@@ -123,8 +91,8 @@ public struct HTTPRequestParser: Sendable {
                             state = .fixedBody(remaining: length)
                         case .chunked:
                             pending = request
-                            trailerBytes = 0
-                            state = .chunked(.size(value: 0, digits: 0))
+                            chunkedBody = HTTPBodyReader(.chunked)
+                            state = .chunked
                         }
                         continueAnnounced = false
                         if expectContinue, consumed == bytes.count {
@@ -145,13 +113,16 @@ public struct HTTPRequestParser: Sendable {
                 }
                 state = .fixedBody(remaining: remainingBody - take)
                 return (.needMore, consumed)
-            case .chunked(let chunkState):
-                let (result, used) = parseChunked(UnsafeRawBufferPointer(rebasing: bytes[consumed...]), chunkState)
+            case .chunked:
+                let (progress, used) = chunkedBody.read(UnsafeRawBufferPointer(rebasing: bytes[consumed...]),
+                                                   maxBodyBytes: limits.maxBodyBytes, maxTrailerBytes: limits.maxHeaderBytes)
                 consumed += used
-                switch result {
+                switch progress {
                 case .needMore: return (.needMore, consumed)
                 case .failure(let error): return fail(error, consumed)
-                case .done: return (.request(finishBody()), consumed)
+                case .done:
+                    body = chunkedBody.takeBody()
+                    return (.request(finishBody()), consumed)
                 }
             }
         }
@@ -174,31 +145,6 @@ public struct HTTPRequestParser: Sendable {
 
     // MARK: head
 
-    private enum HeadEnd {
-        case notYet(scanned: Int)
-        case end(length: Int)
-        case invalid(HTTPParseError)
-    }
-
-    /// Finds CRLF CRLF, rejecting a bare LF as soon as it appears (a lenient LF-only parser in front of us could
-    /// split the stream differently, which is how smuggling starts).
-    private func findHeadEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> HeadEnd {
-        var index = start
-        let count = bytes.count
-        while index < count {
-            if bytes[index] == 0x0A {
-                if index == 0 || bytes[index - 1] != 0x0D {
-                    return .invalid(HTTPParseError(.badRequest, "bare_lf", "line ends must be CRLF"))
-                }
-                if index >= 3, bytes[index - 2] == 0x0A, bytes[index - 3] == 0x0D {
-                    return .end(length: index + 1)
-                }
-            }
-            index += 1
-        }
-        // Re-scan the last byte next time: it may be the CR of a CRLF.
-        return .notYet(scanned: max(0, count - 1))
-    }
 
     private func checkIncompleteHeadLimits(_ bytes: UnsafeRawBufferPointer) -> HTTPParseError? {
         let lineEnd = firstCRLF(bytes)
@@ -210,15 +156,6 @@ public struct HTTPRequestParser: Sendable {
         }
         if let lineEnd, bytes.count - (lineEnd + 2) > limits.maxHeaderBytes + 2 {
             return HTTPParseError(.requestHeaderFieldsTooLarge, "header_section_too_large", "header section exceeds \(limits.maxHeaderBytes) bytes")
-        }
-        return nil
-    }
-
-    private func firstCRLF(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        var index = 0
-        while index + 1 < bytes.count {
-            if bytes[index] == 0x0D, bytes[index + 1] == 0x0A { return index }
-            index += 1
         }
         return nil
     }
@@ -274,56 +211,13 @@ public struct HTTPRequestParser: Sendable {
         if head.count - (lineEnd + 2) > limits.maxHeaderBytes + 2 {
             return .failure(HTTPParseError(.requestHeaderFieldsTooLarge, "header_section_too_large", "header section exceeds \(limits.maxHeaderBytes) bytes"))
         }
-        // The header lines are copied once into the headers' storage; fields are byte ranges into it, and the
-        // well-known names are classified here, once.
-        let linesStart = lineEnd + 2
-        let headEnd = head.count - 2  // the final empty line
-        var headers = HTTPHeaders(parsedLines: Array(UnsafeRawBufferPointer(rebasing: head[linesStart..<headEnd])), capacity: 8)
-        var lineStart = linesStart
-        while lineStart < headEnd {
-            var end = lineStart
-            while !(head[end] == 0x0D && head[end + 1] == 0x0A) { end += 1 }
-            let line = UnsafeRawBufferPointer(rebasing: head[lineStart..<end])
-            switch parseField(line) {
-            case .failure(let error): return .failure(error)
-            case .success(let (nameEnd, value)):
-                if headers.count >= limits.maxHeaderCount {
-                    return .failure(HTTPParseError(.requestHeaderFieldsTooLarge, "too_many_headers", "more than \(limits.maxHeaderCount) header fields"))
-                }
-                let base = lineStart - linesStart
-                headers.appendParsed(name: base..<(base + nameEnd), value: (base + value.lowerBound)..<(base + value.upperBound),
-                                     known: HTTPFieldName.classify(UnsafeRawBufferPointer(rebasing: line[0..<nameEnd])))
-            }
-            lineStart = end + 2
+        let headers: HTTPHeaders
+        switch parseFieldLines(head, from: lineEnd + 2, limits: limits) {
+        case .failure(let error): return .failure(error)
+        case .success(let parsed): headers = parsed
         }
         return interpret(method: method, target: target, absoluteForm: !originForm && target != "*", version: version,
                          headers: headers, remoteAddress: remoteAddress)
-    }
-
-    /// Validates one field line; the end of its name and the range of its value (OWS trimmed), both within `line`.
-    private func parseField(_ line: UnsafeRawBufferPointer) -> Result<(nameEnd: Int, value: Range<Int>), HTTPParseError> {
-        guard let first = line.first else {
-            return .failure(HTTPParseError(.badRequest, "malformed_header", "empty header line"))
-        }
-        if first == 0x20 || first == 0x09 {
-            return .failure(HTTPParseError(.badRequest, "obs_fold", "obsolete line folding is not accepted"))
-        }
-        var colon = 0
-        while colon < line.count, isTokenByte(line[colon]) { colon += 1 }
-        guard colon > 0, colon < line.count, line[colon] == UInt8(ascii: ":") else {
-            return .failure(HTTPParseError(.badRequest, "malformed_header", "invalid header field name"))
-        }
-        var valueStart = colon + 1
-        var valueEnd = line.count
-        while valueStart < valueEnd, line[valueStart] == 0x20 || line[valueStart] == 0x09 { valueStart += 1 }
-        while valueEnd > valueStart, line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-        for position in valueStart..<valueEnd {
-            let byte = line[position]
-            if byte < 0x20 && byte != 0x09 || byte == 0x7F {
-                return .failure(HTTPParseError(.badRequest, "invalid_header_value", "header value holds a control character"))
-            }
-        }
-        return .success((colon, valueStart..<valueEnd))
     }
 
     private func interpret(method: HTTPMethod, target: String, absoluteForm: Bool, version: HTTPVersion, headers: HTTPHeaders,
@@ -375,46 +269,21 @@ public struct HTTPRequestParser: Sendable {
             if version == .http1_0 {
                 return .failure(HTTPParseError(.badRequest, "transfer_encoding_in_http10", "Transfer-Encoding is not defined for HTTP/1.0"))
             }
-            let codings = transferEncodings.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }.map { $0.trimmingOWS() }
-            // RFC 9112 §6.3: chunked must be last, exactly once, or the length cannot be known: 400.
-            guard let last = codings.last, asciiCaseInsensitiveEquals(last, "chunked"),
-                  codings.filter({ asciiCaseInsensitiveEquals($0, "chunked") }).count == 1 else {
+            switch classifyTransferCodings(transferEncodings) {
+            case .chunked: break
+            case .chunkedNotLast:
+                // RFC 9112 §6.3: chunked must be last, exactly once, or the length cannot be known: 400.
                 return .failure(HTTPParseError(.badRequest, "unknown_transfer_coding", "Transfer-Encoding must end in a single chunked"))
-            }
-            if codings.count > 1 {
+            case .unsupportedCoding:
                 // RFC 9112 §6.1: a coding we do not implement (gzip, …) before chunked gets 501.
                 return .failure(HTTPParseError(.notImplemented, "unsupported_transfer_coding", "only the chunked transfer coding is supported"))
             }
             framing = .chunked
         } else if contentLengthCount > 0 {
-            var length: Int?
-            for entry in headers.entries where entry.known == HTTPFieldName.contentLength.rawValue {
-                // Every comma-separated member must be digits, and all must agree (RFC 9112 §6.3).
-                let bytes = value(entry)
-                var partStart = 0
-                while true {
-                    var partEnd = partStart
-                    while partEnd < bytes.count, bytes[partEnd] != UInt8(ascii: ",") { partEnd += 1 }
-                    var first = partStart, last = partEnd
-                    while first < last, bytes[first] == 0x20 || bytes[first] == 0x09 { first += 1 }
-                    while last > first, bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09 { last -= 1 }
-                    guard last > first, last - first <= 18 else {
-                        return .failure(HTTPParseError(.badRequest, "invalid_content_length", "Content-Length must be digits"))
-                    }
-                    var parsed = 0
-                    for index in first..<last {
-                        guard isDigit(bytes[index]) else {
-                            return .failure(HTTPParseError(.badRequest, "invalid_content_length", "Content-Length must be digits"))
-                        }
-                        parsed = parsed * 10 + Int(bytes[index] - 0x30)
-                    }
-                    if let length, length != parsed {
-                        return .failure(HTTPParseError(.badRequest, "conflicting_content_length", "differing Content-Length values"))
-                    }
-                    length = parsed
-                    guard partEnd < bytes.count else { break }
-                    partStart = partEnd + 1
-                }
+            let length: Int?
+            switch contentLength(of: headers, storage: storage) {
+            case .failure(let error): return .failure(error)
+            case .success(let parsed): length = parsed
             }
             if let length, length > 0 { framing = .length(length) }
         }
@@ -468,160 +337,7 @@ public struct HTTPRequestParser: Sendable {
         }
         return false
     }
-
-    // MARK: chunked body
-
-    private enum ChunkResult {
-        case needMore
-        case done
-        case failure(HTTPParseError)
-    }
-
-    private mutating func parseChunked(_ bytes: UnsafeRawBufferPointer, _ start: ChunkState) -> (ChunkResult, Int) {
-        var chunk = start
-        var index = 0
-        defer { if case .chunked = state { state = .chunked(chunk) } }
-        while index < bytes.count {
-            let byte = bytes[index]
-            switch chunk {
-            case .size(let value, let digits):
-                if let digit = hexValue(byte) {
-                    guard digits < 15 else {
-                        return (.failure(HTTPParseError(.contentTooLarge, "body_too_large", "chunk size too large")), index)
-                    }
-                    chunk = .size(value: value * 16 + Int(digit), digits: digits + 1)
-                } else if digits == 0 {
-                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "chunk size must be hexadecimal")), index)
-                } else if byte == 0x0D {
-                    guard body.count + value <= limits.maxBodyBytes else {
-                        return (.failure(HTTPParseError(.contentTooLarge, "body_too_large", "body exceeds \(limits.maxBodyBytes) bytes")), index)
-                    }
-                    pendingChunkSize = value
-                    chunk = .sizeLF
-                } else if byte == UInt8(ascii: ";") || byte == 0x20 || byte == 0x09 {
-                    guard body.count + value <= limits.maxBodyBytes else {
-                        return (.failure(HTTPParseError(.contentTooLarge, "body_too_large", "body exceeds \(limits.maxBodyBytes) bytes")), index)
-                    }
-                    pendingChunkSize = value
-                    chunk = .sizeExtension(byte == UInt8(ascii: ";") ? .beforeName : .beforeSemicolon, length: 1)
-                } else {
-                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "invalid byte in chunk size")), index)
-                }
-                index += 1
-            case .sizeExtension(let position, let length):
-                // Extensions are allowed and ignored, but must follow the grammar and are bounded.
-                guard length < 1024 else {
-                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "chunk extension too long")), index)
-                }
-                switch Self.advance(position, over: byte) {
-                case .next(let next): chunk = .sizeExtension(next, length: length + 1)
-                case .endOfLine: chunk = .sizeLF
-                case .invalid:
-                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "malformed chunk extension")), index)
-                }
-                index += 1
-            case .sizeLF:
-                guard byte == 0x0A else {
-                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "chunk size line must end in CRLF")), index)
-                }
-                index += 1
-                if pendingChunkSize == 0 {
-                    trailerLine.removeAll(keepingCapacity: true)
-                    chunk = .trailerLine
-                } else {
-                    chunk = .data(remaining: pendingChunkSize)
-                }
-            case .data(let remaining):
-                let take = min(remaining, bytes.count - index)
-                body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]))
-                index += take
-                chunk = take == remaining ? .dataCR : .data(remaining: remaining - take)
-            case .dataCR:
-                guard byte == 0x0D else {
-                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "chunk data must be followed by CRLF")), index)
-                }
-                chunk = .dataLF
-                index += 1
-            case .dataLF:
-                guard byte == 0x0A else {
-                    return (.failure(HTTPParseError(.badRequest, "malformed_chunk", "chunk data must be followed by CRLF")), index)
-                }
-                chunk = .size(value: 0, digits: 0)
-                index += 1
-            case .trailerLine:
-                index += 1
-                trailerBytes += 1
-                if trailerBytes > limits.maxHeaderBytes {
-                    return (.failure(HTTPParseError(.requestHeaderFieldsTooLarge, "trailers_too_large", "trailer section exceeds \(limits.maxHeaderBytes) bytes")), index)
-                }
-                if byte == 0x0A {
-                    guard trailerLine.last == 0x0D else {
-                        return (.failure(HTTPParseError(.badRequest, "bare_lf", "line ends must be CRLF")), index)
-                    }
-                    trailerLine.removeLast()
-                    if trailerLine.isEmpty {
-                        return (.done, index)
-                    }
-                    // Trailers are validated like headers, then dropped: no handler here needs them.
-                    let result = trailerLine.withUnsafeBytes { parseField($0) }
-                    if case .failure(let error) = result { return (.failure(error), index) }
-                    trailerLine.removeAll(keepingCapacity: true)
-                } else {
-                    trailerLine.append(byte)
-                }
-            }
-        }
-        return (.needMore, index)
-    }
-
-    private var pendingChunkSize = 0
-
-    /// What one byte of a chunk extension leads to.
-    private enum ExtensionStep {
-        case next(ChunkExtension)
-        /// The CR that ends the size line, allowed only right after a name or a value.
-        case endOfLine
-        case invalid
-    }
-
-    private static func advance(_ position: ChunkExtension, over byte: UInt8) -> ExtensionStep {
-        let isWhitespace = byte == 0x20 || byte == 0x09
-        let isSemicolon = byte == UInt8(ascii: ";")
-        switch position {
-        case .beforeSemicolon:
-            if isWhitespace { return .next(.beforeSemicolon) }
-            return isSemicolon ? .next(.beforeName) : .invalid
-        case .beforeName:
-            if isWhitespace { return .next(.beforeName) }
-            return isTokenByte(byte) ? .next(.name) : .invalid
-        case .name, .afterName:
-            if case .name = position {
-                if isTokenByte(byte) { return .next(.name) }
-                if byte == 0x0D { return .endOfLine }
-            }
-            if isWhitespace { return .next(.afterName) }
-            if isSemicolon { return .next(.beforeName) }
-            return byte == UInt8(ascii: "=") ? .next(.beforeValue) : .invalid
-        case .beforeValue:
-            if isWhitespace { return .next(.beforeValue) }
-            if byte == UInt8(ascii: "\"") { return .next(.quotedValue) }
-            return isTokenByte(byte) ? .next(.tokenValue) : .invalid
-        case .tokenValue, .valueEnd, .afterValue:
-            if case .tokenValue = position, isTokenByte(byte) { return .next(.tokenValue) }
-            if byte == 0x0D, position != .afterValue { return .endOfLine }
-            if isWhitespace { return .next(.afterValue) }
-            return isSemicolon ? .next(.beforeName) : .invalid
-        case .quotedValue:
-            // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
-            if byte == UInt8(ascii: "\"") { return .next(.valueEnd) }
-            if byte == UInt8(ascii: "\\") { return .next(.quotedPair) }
-            return byte == 0x09 || (byte >= 0x20 && byte != 0x7F) ? .next(.quotedValue) : .invalid
-        case .quotedPair:
-            return byte == 0x09 || (byte >= 0x20 && byte != 0x7F) ? .next(.quotedValue) : .invalid
-        }
-    }
 }
-
 
 @inline(__always) func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 

@@ -1,9 +1,7 @@
 import Foundation
+import HTTP1
 import Sockets
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A hostile upstream for tests: answers every request with `200` and a body of `totalBytes`, announced by
 /// `Content-Length` or sent chunked without one, written in 64 KiB pieces until done or until the client hangs up.
@@ -18,7 +16,9 @@ public final class OversizedBodyServer: Sendable {
 
     public let address: SocketAddress
     public let totalBytes: Int
-    private let listener: Int32
+    /// Used by the accept thread and, once, by `stop()` (shutdown wakes the blocked accept, then close): syscalls
+    /// on one descriptor, safe from two threads.
+    nonisolated(unsafe) private let listener: TCPSocket
     private let state = Mutex<(sent: [Int], closedEarly: Int)>(([], 0))
     private let stopped = Atomic<Bool>(false)
 
@@ -31,17 +31,20 @@ public final class OversizedBodyServer: Sendable {
     public init(totalBytes: Int, framing: Framing) throws {
         self.totalBytes = totalBytes
         let socket = try TCPSocket.listen(on: try SocketAddress(parsing: "127.0.0.1:0"), backlog: 16, reusePort: false)
-        listener = socket.descriptor
-        address = try socket.localAddress()
-        // The listener may be non-blocking; this server is a plain thread, so make it blocking.
-        _ = fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) & ~O_NONBLOCK)
+        do {
+            // Listeners are made for event loops (non-blocking); this server is a plain thread, so it blocks.
+            try socket.setBlocking(true)
+            address = try socket.localAddress()
+        } catch {
+            socket.close()
+            throw error
+        }
+        listener = socket
         let worker = Thread { [self] in
             while true {
-                let client = Glibc.accept(listener, nil, nil)
-                if client < 0 { return }
-                _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) & ~O_NONBLOCK)
-                serve(client, framing: framing)
-                Glibc.close(client)
+                guard case .processed(let (client, _))? = try? listener.accept() else { return }
+                if (try? client.setBlocking(true)) != nil { serve(client, framing: framing) }
+                client.close()
             }
         }
         worker.start()
@@ -51,18 +54,27 @@ public final class OversizedBodyServer: Sendable {
     public func stop() {
         // Once only: a second close could hit a descriptor number some other socket has reused by then.
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        Glibc.shutdown(listener, Int32(SHUT_RDWR))
-        Glibc.close(listener)
+        listener.shutdown()
+        listener.close()
     }
 
     deinit { stop() }
 
-    private func serve(_ client: Int32, framing: Framing) {
-        var head: [UInt8] = []
-        var byte: UInt8 = 0
-        while !head.suffix(4).elementsEqual("\r\n\r\n".utf8) {
-            guard recv(client, &byte, 1, 0) == 1 else { return }
-            head.append(byte)
+    private func serve(_ client: TCPSocket, framing: Framing) {
+        // Only the request's end matters (HTTP1's parser finds it); what it asked for does not.
+        var parser = HTTPRequestParser()
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        reading: while true {
+            guard case .processed(let count)? = try? client.read(into: &chunk), count > 0 else { return }
+            received.append(contentsOf: chunk[0..<count])
+            let (event, consumed) = received.withUnsafeBytes { parser.parse($0) }
+            received.removeFirst(consumed)
+            switch event {
+            case .request: break reading
+            case .needMore, .expectsContinue: continue
+            case .failure: return
+            }
         }
         let framingHeader = framing == .contentLength ? "Content-Length: \(totalBytes)" : "Transfer-Encoding: chunked"
         guard send(all: Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\(framingHeader)\r\n\r\n".utf8), to: client) else { return }
@@ -86,13 +98,7 @@ public final class OversizedBodyServer: Sendable {
         }
     }
 
-    private func send(all bytes: [UInt8], to client: Int32) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if written <= 0 { return false }
-            offset += written
-        }
-        return true
+    private func send(all bytes: [UInt8], to client: TCPSocket) -> Bool {
+        (try? client.writeAll(bytes)) != nil
     }
 }

@@ -1,8 +1,5 @@
-import Foundation
+import HTTP1
 import Sockets
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A response as a test sees it on the wire.
 public struct WireResponse: Sendable {
@@ -16,96 +13,88 @@ public struct WireResponse: Sendable {
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// A blocking raw-bytes client, so tests control exactly what goes on the wire and how it is split.
+/// A blocking raw-bytes client, so tests control exactly what goes on the wire and how it is split. Responses are
+/// read with HTTP1's response parser, so a server answer that is not valid HTTP/1.1 framing fails the test too.
 public final class RawClient {
+    /// Large enough for every body a test reads (a 1 MB echo, metrics pages); the head limits are the parser's.
+    static let responseLimits = HTTPLimits(maxBodyBytes: 256 << 20)
+
     public let socket: TCPSocket
     private var buffer: [UInt8] = []
+    private var scratch = [UInt8](repeating: 0, count: 65_536)
 
     public init(_ address: SocketAddress, receiveTimeoutMilliseconds: Int = 5_000) throws {
         socket = try TCPSocket.connect(to: address)
-        socket.setReceiveTimeout(milliseconds: receiveTimeoutMilliseconds)
+        do {
+            try socket.setReceiveTimeout(milliseconds: receiveTimeoutMilliseconds)
+        } catch {
+            socket.close()
+            throw error
+        }
     }
 
     deinit { socket.close() }
 
     public func send(_ text: String) { send(Array(text.utf8)) }
 
+    /// Writes all of `bytes`; a peer that has closed is not an error here (tests then see it on the read side).
     public func send(_ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(socket.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if written <= 0 { return }
-            offset += written
-        }
+        try? socket.writeAll(bytes)
     }
 
     /// Reads more bytes; false on EOF, error or timeout.
     @discardableResult
     public func fill() -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        let count = chunk.withUnsafeMutableBytes { Glibc.recv(socket.descriptor, $0.baseAddress, $0.count, 0) }
-        if count <= 0 { return false }
-        buffer.append(contentsOf: chunk[0..<count])
+        guard case .processed(let count)? = try? socket.read(into: &scratch), count > 0 else { return false }
+        buffer.append(contentsOf: scratch[0..<count])
         return true
     }
 
-    /// Reads one response (Content-Length framed, or to EOF without one). `head` skips the body for HEAD requests.
+    /// Reads one response, an interim (1xx) one included; nil when the connection ends or times out first, or the
+    /// answer is not valid HTTP/1.1. `head` says the request was HEAD (no body follows).
     public func readResponse(head: Bool = false) -> WireResponse? {
+        var parser = HTTPResponseParser(requestMethod: head ? "HEAD" : "GET", limits: Self.responseLimits)
         while true {
-            if let end = findHeadEnd() {
-                let headText = String(decoding: buffer[0..<end], as: UTF8.self)
-                var lines = headText.components(separatedBy: "\r\n")
-                let statusLine = lines.removeFirst()
-                let parts = statusLine.split(separator: " ")
-                guard parts.count >= 2, let status = Int(parts[1]) else { return nil }
-                var headers: [(String, String)] = []
-                for line in lines where !line.isEmpty {
-                    if let colon = line.firstIndex(of: ":") {
-                        headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
-                    }
+            if !buffer.isEmpty {
+                let (event, consumed) = buffer.withUnsafeBytes { parser.parse($0) }
+                buffer.removeFirst(consumed)
+                switch event {
+                case .needMore: break
+                case .interim(let response), .response(let response): return Self.wireResponse(response)
+                case .failure: return nil
                 }
-                let bodyStart = end + 4
-                let length = head || status < 200 || status == 204 ? 0
-                    : Int(headers.first { $0.0.lowercased() == "content-length" }?.1 ?? "") ?? -1
-                if length >= 0 {
-                    while buffer.count < bodyStart + length { if !fill() { return nil } }
-                    let body = Array(buffer[bodyStart..<(bodyStart + length)])
-                    buffer.removeFirst(bodyStart + length)
-                    return WireResponse(status: status, headers: headers, body: body)
-                }
-                while fill() {}
-                let body = Array(buffer[bodyStart...])
-                buffer.removeAll()
-                return WireResponse(status: status, headers: headers, body: body)
             }
-            if !fill() { return nil }
+            if !fill() {
+                guard case .response(let response) = parser.finish() else { return nil }
+                return Self.wireResponse(response)
+            }
         }
     }
 
     /// True when the server closed the connection (EOF) within the receive timeout.
     public func isClosedByPeer() -> Bool {
-        var byte: UInt8 = 0
-        let count = Glibc.recv(socket.descriptor, &byte, 1, 0)
-        return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        var byte: [UInt8] = [0]
+        do {
+            if case .processed(0) = try socket.read(into: &byte) { return true }
+            return false
+        } catch {
+            return true
+        }
     }
 
-    private func findHeadEnd() -> Int? {
-        guard buffer.count >= 4 else { return nil }
-        for index in 0...(buffer.count - 4)
-        where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
-            return index
-        }
-        return nil
+    private static func wireResponse(_ response: HTTPReceivedResponse) -> WireResponse {
+        WireResponse(status: response.status.code, headers: response.headers.map { ($0.name, $0.value) }, body: response.body)
     }
 }
 
-
 extension RawClient {
-    /// Sends one request with a body and reads its response.
+    /// Sends one request with a body (HTTP1's request encoder: `Host: test`, `Content-Length`) and reads its
+    /// response; nil also when the request cannot be encoded (a field value with CR or LF: use `send` for raw bytes).
     public func exchange(method: String, path: String, headers: [(String, String)] = [], body: [UInt8] = []) -> WireResponse? {
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: test\r\nContent-Length: \(body.count)\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        send(Array((head + "\r\n").utf8) + body)
+        guard let request = try? HTTPRequestEncoder.encode(method: method, target: path, host: "test", headers: headers, body: body) else {
+            return nil
+        }
+        send(request)
         return readResponse(head: method == "HEAD")
     }
 }

@@ -45,7 +45,8 @@ public struct TCPSocket {
         return try probe.localAddress().port
     }
 
-    /// Connects a blocking client socket; used by tests, the sandbox's webhook sender and benchmarks.
+    /// Connects a blocking client socket without a deadline; used by tests and benchmarks on loopback
+    /// (`connect(to:timeoutMilliseconds:)` bounds the wait).
     public static func connect(to address: SocketAddress) throws(SocketError) -> TCPSocket {
         let fd = try syscall("socket") { Glibc.socket(address.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0) }
         do {
@@ -118,19 +119,13 @@ public struct TCPSocket {
         _ = Glibc.shutdown(descriptor, Int32(SHUT_WR))
     }
 
-    /// Sets a receive timeout on a blocking (client) socket.
-    public func setReceiveTimeout(milliseconds: Int) {
-        var value = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
-        _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
-    }
-
     /// Releases the descriptor; callers must not use the socket afterwards.
     public func close() {
         closeDescriptor(descriptor)
     }
 }
 
-private func setOption(_ fd: Int32, _ level: Int32, _ option: Int32, _ value: Int32, name: StaticString) throws(SocketError) {
+func setOption(_ fd: Int32, _ level: Int32, _ option: Int32, _ value: Int32, name: StaticString) throws(SocketError) {
     var value = value
     _ = try syscall(name) { setsockopt(fd, level, option, &value, socklen_t(MemoryLayout<Int32>.size)) }
 }

@@ -1,6 +1,7 @@
 @testable import CacheWarmer
 import DigitalRiverAPI
 import Foundation
+import HTTPTestClient
 import JSON
 import Sockets
 import Synchronization
@@ -120,10 +121,13 @@ private final class CannedServer: @unchecked Sendable {
     private let listener: TCPSocket
     let seen = RequestLog()
     var requests: [String] { seen.heads.withLock { $0 } }
+    /// Connections accepted so far: one per connection the client opened.
+    var connections: Int { seen.connections.withLock { $0 } }
 
-    /// The request heads received, shared with the server thread.
+    /// The request heads received and the connections accepted, shared with the server thread.
     final class RequestLog: Sendable {
         let heads = Mutex<[String]>([])
+        let connections = Mutex(0)
     }
 
     init(responses: [String], closeAfterEach: Bool = false, readBody: Bool = true) throws {
@@ -139,6 +143,7 @@ private final class CannedServer: @unchecked Sendable {
                 guard poll(&pollDescriptor, 1, 5_000) > 0 else { return }
                 let client = accept(descriptor, nil, nil)
                 guard client >= 0 else { return }
+                requests.connections.withLock { $0 += 1 }
                 let flags = fcntl(client, F_GETFL)
                 _ = fcntl(client, F_SETFL, flags & ~O_NONBLOCK)
                 var buffer = [UInt8]()
@@ -211,7 +216,8 @@ struct PlainHTTPTransportTests {
         let fourth = try await transport.send(TransportRequest(method: "GET", url: base + "/d", headers: [], body: nil, timeoutSeconds: 5))
         #expect(fourth.status == 200 && String(decoding: fourth.body, as: UTF8.self) == "until close")
         let heads = server.requests
-        #expect(heads.count == 4, "all four on one connection")
+        #expect(heads.count == 4)
+        #expect(server.connections == 1, "all four on one connection")
         #expect(heads[0].hasPrefix("GET /a?x=1 HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\n"))
         #expect(heads[1].contains("Content-Length: 2"))
     }
@@ -238,6 +244,68 @@ struct PlainHTTPTransportTests {
             #expect(error.kind == .timedOut)
         }
         #expect(Date().timeIntervalSince(started) < 3)
+    }
+
+    @Test("a body over the limit is responseTooLarge, announced or chunked, and the connection is dropped at once")
+    func bodyLimit() async throws {
+        for framing in [OversizedBodyServer.Framing.contentLength, .chunked] {
+            let server = try OversizedBodyServer(totalBytes: 64 << 20, framing: framing)
+            defer { server.stop() }
+            let request = TransportRequest(method: "GET", url: server.baseURL + "/x", headers: [], body: nil, timeoutSeconds: 10,
+                                           maxResponseBytes: 1 << 20)
+            do {
+                _ = try await PlainHTTPTransport().send(request)
+                Issue.record("an oversized \(framing) body was accepted")
+            } catch {
+                #expect(error.kind == .responseTooLarge, "\(framing): \(error)")
+            }
+            for _ in 0..<400 where server.bytesSent.isEmpty { try await Task.sleep(nanoseconds: 50_000_000) }
+            #expect(server.closedEarly == 1, "\(framing)")
+            #expect((server.bytesSent.first ?? .max) < 64 << 20, "\(framing)")
+        }
+        let within = try OversizedBodyServer(totalBytes: 3 << 20, framing: .chunked)
+        defer { within.stop() }
+        let response = try await PlainHTTPTransport().send(TransportRequest(method: "GET", url: within.baseURL + "/x", headers: [], body: nil,
+                                                                            timeoutSeconds: 10, maxResponseBytes: 4 << 20))
+        #expect(response.status == 200 && response.body.count == 3 << 20)
+    }
+
+    @Test("conflicting framing is refused as .other and that connection is never reused; Connection: close is not reused either")
+    func refusedFraming() async throws {
+        let server = try CannedServer(responses: [
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nok",
+            "HTTP/1.1 204 No Content\r\n\r\n",
+        ])
+        let transport = PlainHTTPTransport()
+        let url = "http://127.0.0.1:\(server.port)/"
+        for expected in [TransportError.Kind.other, nil, .other, nil] {
+            do {
+                let response = try await transport.send(TransportRequest(method: "GET", url: url, headers: [], body: nil, timeoutSeconds: 5))
+                #expect(expected == nil && (response.status == 200 || response.status == 204), "\(response.status)")
+            } catch {
+                #expect(error.kind == expected, "\(error)")
+            }
+        }
+        #expect(server.requests.count == 4)
+        #expect(server.connections == 4, "a fresh connection after each refused or closing response")
+    }
+
+    @Test("a header value that would inject a field is refused before anything is sent")
+    func headerInjection() async throws {
+        let server = try CannedServer(responses: ["HTTP/1.1 204 No Content\r\n\r\n"])
+        let transport = PlainHTTPTransport()
+        let url = "http://127.0.0.1:\(server.port)/"
+        do {
+            _ = try await transport.send(TransportRequest(method: "GET", url: url, headers: [("X-Id", "a\r\nX-Evil: 1")], body: nil, timeoutSeconds: 5))
+            Issue.record("sent a value with CRLF")
+        } catch {
+            #expect(error.kind == .other && error.message.contains("X-Id") && !error.message.contains("Evil"), "\(error)")
+        }
+        let response = try await transport.send(TransportRequest(method: "GET", url: url, headers: [("X-Id", "a")], body: nil, timeoutSeconds: 5))
+        #expect(response.status == 204)
+        #expect(server.requests.count == 1 && server.requests[0].contains("X-Id: a\r\n"))
     }
 
     @Test("https is left to URLSession")

@@ -8,8 +8,8 @@ Run through scripts/check-architecture (before the Swift build: it needs only th
   - every Package.swift dependency of a target is an allowed edge, and every import is declared there (an import
     that builds only through a transitive dependency is an edge nobody drew);
   - every module in the table appears in the document's diagram, and each C module has at most one Swift owner;
-  - no module outside Sockets and its C shim calls a socket syscall, apart from the known debt listed below.
-Violations fail; leftovers (an allowed edge nothing uses, a debt entry that is paid) are printed as notes.
+  - no module outside Sockets and its C shim calls a socket syscall (no file is exempt).
+Violations fail; leftovers (an allowed edge nothing uses) are printed as notes.
 """
 
 import json
@@ -27,20 +27,12 @@ PLATFORM_MODULES = {
 # The modules allowed to make socket syscalls: the one Swift owner and its C shim.
 SOCKET_OWNERS = {"Sockets", "CLinux"}
 
-# Known debt (issue #11 item 1): these files speak HTTP over their own syscalls instead of Sockets. They pass today
-# so the check can guard everything else; rebuilding them on HTTP1/Sockets removes them from this list.
-KNOWN_SOCKET_DEBT = {
-    "Sources/CacheWarmer/PlainHTTPTransport.swift",  # getaddrinfo, setsockopt(SO_SNDTIMEO), recv, send
-    "Sources/HTTPTestClient/RawClient.swift",  # recv, send
-    "Sources/HTTPTestClient/OversizedBodyServer.swift",  # accept, recv, send (a test peer that floods a body)
-}
-
 # Glibc calls that only the socket layer should make. A bare call counts unless the module declares a function
 # of the same name (then `send(...)` is its own method); a `Glibc.`-qualified call always counts.
 SOCKET_SYSCALLS = {
     "socket", "socketpair", "connect", "accept", "accept4", "bind", "listen", "recv", "recvfrom", "recvmsg",
     "send", "sendto", "sendmsg", "setsockopt", "getsockopt", "getsockname", "getpeername", "getaddrinfo",
-    "freeaddrinfo", "getnameinfo", "eventfd",
+    "freeaddrinfo", "getnameinfo", "gai_strerror", "shutdown", "eventfd",
 }
 SYSCALL_CALL = re.compile(r"(?<![\w.])(?:(Glibc|Musl|Darwin)\.)?(epoll_\w+|[a-z][a-z0-9]*)\s*\(")
 FUNCTION_DECLARATION = re.compile(r"\bfunc\s+(\w+)\s*[(<]")
@@ -191,20 +183,12 @@ def check(root, package=None, paths=None):
         for name in sorted(set(package) - set(modules)):
             failures.append(f"Package.swift target {name} has no Sources/{name} directory (nor a `path:`)")
 
-    paid = set(KNOWN_SOCKET_DEBT)
     for name, directory in modules.items():
         if name in SOCKET_OWNERS:
             continue
         for path, number, call in socket_syscalls(directory):
-            relative = path.relative_to(root).as_posix()
-            if relative in KNOWN_SOCKET_DEBT:
-                paid.discard(relative)
-                continue
-            failures.append(f"{relative}:{number}: {name} calls the socket syscall {call}(), which only Sockets may "
-                            f"make: use (or extend) Sockets")
-    for relative in sorted(paid):
-        notes.append(f"{relative} no longer calls socket syscalls: remove it from KNOWN_SOCKET_DEBT in "
-                     f"scripts/lib/check_architecture.py")
+            failures.append(f"{path.relative_to(root).as_posix()}:{number}: {name} calls the socket syscall {call}(), "
+                            f"which only Sockets may make: use (or extend) Sockets")
     return failures, notes
 
 
@@ -220,8 +204,7 @@ def main():
               f"table in docs/ARCHITECTURE.md")
         return 1
     print(f"ok   check-architecture: the imports of every module match "
-          f"docs/ARCHITECTURE.md and Package.swift; socket syscalls only in Sockets "
-          f"(+ {len(KNOWN_SOCKET_DEBT)} known-debt files)")
+          f"docs/ARCHITECTURE.md and Package.swift; socket syscalls only in Sockets")
     return 0
 
 

@@ -106,13 +106,18 @@ class CheckArchitectureTests(unittest.TestCase):
             """)
         self.assertEqual(self.failures(), [])
 
-    def test_known_debt_files_pass_and_report_when_paid(self):
+    def test_no_file_is_exempt_from_the_socket_rule(self):
+        # The warm job's client and the test clients once had their own syscalls; nothing may again.
         self.write("Sources/CacheWarmer/PlainHTTPTransport.swift", "let n = Glibc.send(1, nil, 0, 0)\n")
-        self.write("docs/ARCHITECTURE.md", DOCUMENT.replace("\n## Next", "| `CacheWarmer` | — |\n\n## Next").replace("App ─►", "App, CacheWarmer ─►"))
+        self.write("Sources/HTTPTestClient/OversizedBodyServer.swift", "func stop() { shutdown(3, 2) }\n")
+        self.write("docs/ARCHITECTURE.md", DOCUMENT.replace("\n## Next", "| `CacheWarmer` | — |\n| `HTTPTestClient` | — |\n\n## Next")
+                   .replace("App ─►", "App, CacheWarmer, HTTPTestClient ─►"))
         self.package["CacheWarmer"] = set()
-        failures, notes = check_architecture.check(self.root, self.package)
-        self.assertEqual(failures, [])
-        self.assertIn("Sources/HTTPTestClient/RawClient.swift no longer calls socket syscalls", " ".join(notes))
+        self.package["HTTPTestClient"] = set()
+        failures = self.failures()
+        self.assertIn("Sources/CacheWarmer/PlainHTTPTransport.swift:1: CacheWarmer calls the socket syscall send()", failures[0])
+        self.assertIn("Sources/HTTPTestClient/OversizedBodyServer.swift:1: HTTPTestClient calls the socket syscall shutdown()",
+                      failures[1])
 
     def test_a_c_module_with_two_swift_owners_fails(self):
         self.write("docs/ARCHITECTURE.md", DOCUMENT.replace("`Sockets`, `Logging`", "`Sockets`, `CLinux`, `Logging`"))
