@@ -207,7 +207,7 @@ final class Writer: @unchecked Sendable {
             let statements = try prepared()
             guard let connection else { throw StoreError(.closed, "store is closed") }
             let nowSeconds = now / 1_000_000
-            let batch = try connection.transaction(.immediate) { () throws -> CommittedBatch in
+            let (batch, claimedKeys) = try connection.transaction(.immediate) { () throws -> (CommittedBatch, [SeenEvents.Key]) in
                 var effects = SQLiteBatchEffects(statements: statements, connection: connection, seen: seen, nowSeconds: nowSeconds)
                 var readFailure: (any Error)?
                 let batch = try BatchApplier.apply(requests, now: now, lookup: { id in
@@ -240,9 +240,10 @@ final class Writer: @unchecked Sendable {
                         try statements.prune.run([.integer(cutoff)])
                     }
                 }
-                return batch
+                return (batch, effects.claimedKeys)
             }
-            for id in batch.seenEvents { seen.insert(id, receivedSeconds: nowSeconds) }
+            // The keys hashed by `claim` are exactly this batch's new ids; reusing them saves hashing each id again.
+            for key in claimedKeys { seen.insert(key, receivedSeconds: nowSeconds) }
             if nowSeconds - lastPrune >= 60 {
                 lastPrune = nowSeconds
                 seen.expire(before: nowSeconds - configuration.dedupRetentionSeconds)
@@ -270,10 +271,14 @@ private struct SQLiteBatchEffects: BatchEffects {
     /// Ids committed by earlier batches; this batch's own join it only after COMMIT.
     let seen: SeenEvents
     let nowSeconds: Int64
+    /// Keys of the ids claimed so far, for the writer to add to `seen` after COMMIT.
+    var claimedKeys: [SeenEvents.Key] = []
 
-    func claim(eventID: String) throws -> Bool {
-        guard !seen.contains(eventID) else { return false }
+    mutating func claim(eventID: String) throws -> Bool {
+        let key = seen.key(eventID)
+        guard !seen.contains(key) else { return false }
         try statements.markSeen.run([.text(eventID), .integer(nowSeconds)])
+        claimedKeys.append(key)
         return true
     }
 

@@ -3,7 +3,8 @@
 /// at start. Ids are kept as 128-bit keyed hashes: smaller than the strings, and the key is random per process,
 /// so nobody can aim for a collision (at 10 million ids the chance of any is about 10^-25).
 struct SeenEvents {
-    private struct Key: Hashable {
+    /// An id's keyed hash; the writer computes it once per event and reuses it after COMMIT.
+    struct Key: Hashable {
         let high: UInt64
         let low: UInt64
     }
@@ -17,7 +18,7 @@ struct SeenEvents {
 
     var count: Int { keys.count }
 
-    private func key(_ id: String) -> Key {
+    func key(_ id: String) -> Key {
         var high = Hasher()
         high.combine(saltHigh)
         high.combine(id)
@@ -27,10 +28,13 @@ struct SeenEvents {
         return Key(high: UInt64(bitPattern: Int64(high.finalize())), low: UInt64(bitPattern: Int64(low.finalize())))
     }
 
-    func contains(_ id: String) -> Bool { keys.contains(key(id)) }
+    func contains(_ id: String) -> Bool { contains(key(id)) }
 
-    mutating func insert(_ id: String, receivedSeconds: Int64) {
-        let key = key(id)
+    func contains(_ key: Key) -> Bool { keys.contains(key) }
+
+    mutating func insert(_ id: String, receivedSeconds: Int64) { insert(key(id), receivedSeconds: receivedSeconds) }
+
+    mutating func insert(_ key: Key, receivedSeconds: Int64) {
         guard keys.insert(key).inserted else { return }
         order.append((key, receivedSeconds))
     }
