@@ -41,7 +41,7 @@ let package = Package(
         // OpenSSL's libcrypto (libssl-dev); its only Swift owner is WebhookSignature.
         .systemLibrary(name: "CLibCrypto", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // Webhook signatures: HMAC-SHA256 over CLibCrypto, header rules, secrets. No HTTP.
-        .target(name: "WebhookSignature", dependencies: ["CLibCrypto"]),
+        .target(name: "WebhookSignature", dependencies: ["CLibCrypto", "Timekeeping"]),
         // Strict JSON with explicit limits and an order-preserving tree; no dependencies.
         .target(name: "JSON"),
         // The customer model, event rules (pure) and the store (SQLite, or PostgreSQL shared by replicas). No HTTP, no RPC.

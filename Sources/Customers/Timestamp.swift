@@ -1,3 +1,5 @@
+import Timekeeping
+
 /// Digital River's ISO-8601 UTC date-times as microseconds since the Unix epoch. Event times carry microseconds
 /// (`2021-11-01T18:23:06.272054Z`), so comparing at millisecond precision would call distinct events ties.
 public enum Timestamp {
@@ -53,7 +55,7 @@ public enum Timestamp {
         }
         guard index == utf8.count else { return nil }
         utf8.removeAll()
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = CivilCalendar.daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         return seconds * 1_000_000 + micros
     }
@@ -81,17 +83,6 @@ public enum Timestamp {
         case 4, 6, 9, 11: return 30
         default: return 31
         }
-    }
-
-    // Howard Hinnant's days-from-civil algorithm: exact for the proleptic Gregorian calendar, no Foundation. The
-    // package's one copy (Retry-After's IMF-fixdate uses it too).
-    package static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 
     static func civilFromDays(_ days: Int64) -> (Int64, Int64, Int64) {

@@ -1,4 +1,5 @@
 import Customers
+import Timekeeping
 
 /// Which failures may be repeated for a given call, and how long to wait first. Pure: no clock, no randomness of its
 /// own, so every rule is testable without I/O.
@@ -104,7 +105,7 @@ struct RetryPolicy: Sendable, Hashable {
               let hour = Int(clock[0]), let minute = Int(clock[1]), let second = Int(clock[2]),
               (1...31).contains(day), hour < 24, minute < 60, second < 61
         else { return nil }
-        let days = Int(Timestamp.daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day)))
+        let days = Int(CivilCalendar.daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day)))
         return Double(days * 86_400 + hour * 3_600 + minute * 60 + second)
     }
 }

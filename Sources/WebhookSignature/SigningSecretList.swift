@@ -1,3 +1,5 @@
+import Timekeeping
+
 /// Parses the configured signing secrets, newest first, from one string such as an environment variable.
 ///
 /// Syntax (spaces, tabs and line breaks around entries and around `@` are ignored):
@@ -161,7 +163,7 @@ enum ISO8601 {
             offset = sign * (offsetHours * 3600 + offsetMinutes * 60)
         }
         guard cursor == text.count else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = CivilCalendar.daysFromCivil(year: year, month: month, day: day)
         return days * 86400 + hour * 3600 + minute * 60 + second - offset
     }
 
@@ -171,15 +173,5 @@ enum ISO8601 {
         case 4, 6, 9, 11: 30
         default: 31
         }
-    }
-
-    /// Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's `days_from_civil`).
-    private static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 }

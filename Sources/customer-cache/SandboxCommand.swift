@@ -102,9 +102,16 @@ struct SandboxCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        // The same refusal as serve and warm: a misspelt CUSTOMER_CACHE_ variable would otherwise be ignored silently.
+        do {
+            try ConfigurationSources.checkEnvironmentNames(environment.keys)
+        } catch {
+            throw ValidationError(error.description)
+        }
         let configuration: SandboxConfiguration
         do {
-            configuration = try makeConfiguration(environment: ProcessInfo.processInfo.environment)
+            configuration = try makeConfiguration(environment: environment)
             try configuration.validate()
         } catch let error as SandboxConfigurationError {
             throw ValidationError(Self.describe(error))

@@ -146,4 +146,16 @@ struct WarmCommandTests {
         #expect(noKey.status == 64)
         #expect(noKey.standardError.contains("DR_API_KEY"))
     }
+
+    @Test("warm and sandbox refuse a CUSTOMER_CACHE_ variable that names no setting, naming it (exit 64)")
+    func misspeltVariable() async throws {
+        for arguments in [["warm", "--rpc-url", "http://127.0.0.1:9"], ["sandbox", "--listen", "127.0.0.1:0"]] {
+            let result = try await runCommand(arguments, environment: ["DR_API_KEY": "sk_test_command_key",
+                                                                       "CUSTOMER_CACHE_DATABSE_URL": "postgres://x"])
+            #expect(result.status == 64, "\(arguments): \(result.standardError)")
+            #expect(result.standardError.contains("CUSTOMER_CACHE_DATABSE_URL names no setting; did you mean CUSTOMER_CACHE_DATABASE_URL"),
+                    "\(arguments): \(result.standardError)")
+            #expect(!result.standardError.contains("postgres://x"))
+        }
+    }
 }
