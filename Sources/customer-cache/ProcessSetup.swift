@@ -24,6 +24,16 @@ enum ProcessSetup {
         return await UnixSignalsSequence(trapping: .sigterm, .sigint)
     }
 
+    /// Refuses a `CUSTOMER_CACHE_*` variable that names no setting, as the command's usage error (exit 64), so every
+    /// command applies serve's rule the same way: a misspelt variable must never be silently ignored.
+    static func refuseUnknownVariables(in environment: [String: String]) throws {
+        do {
+            try ConfigurationSources.checkEnvironmentNames(environment.keys)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
     /// A secret for a command from its file or its variable (`SecretSpecification.read`: both is an error), as
     /// the command's usage error; an empty file is an error too, since it can only be a mistake.
     static func secret(_ specification: SecretSpecification, path: String?, environment: [String: String]) throws -> String? {

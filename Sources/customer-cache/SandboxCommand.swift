@@ -103,12 +103,7 @@ struct SandboxCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        // The same refusal as serve and warm: a misspelt CUSTOMER_CACHE_ variable would otherwise be ignored silently.
-        do {
-            try ConfigurationSources.checkEnvironmentNames(environment.keys)
-        } catch {
-            throw ValidationError(error.description)
-        }
+        try ProcessSetup.refuseUnknownVariables(in: environment)
         let configuration: SandboxConfiguration
         do {
             configuration = try makeConfiguration(environment: environment)

@@ -91,11 +91,7 @@ struct WarmCommand: AsyncParsableCommand {
         ProcessSetup.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .notice)
         let logger = Logger(label: "customer-cache-warm")
         let environment = ProcessInfo.processInfo.environment
-        do {
-            try ConfigurationSources.checkEnvironmentNames(environment.keys)
-        } catch {
-            throw ValidationError(error.description)
-        }
+        try ProcessSetup.refuseUnknownVariables(in: environment)
         let configuration = try makeConfiguration(environment: environment)
         if requestsPerSecond > 250 {
             logger.warning("--requests-per-second is above Digital River's live limit of 250/s; expect 429s")
